@@ -1,0 +1,143 @@
+"""Configuration: a TOML file, then the environment, then defaults.
+
+Every key is declared once in ``SCHEMA`` so that an unknown key or a wrong type is
+reported with the file and the key, instead of surfacing later as a confusing error.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# section -> key -> (type, default)
+SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
+    "line": {
+        "channel_secret": (str, ""),
+        "channel_access_token": (str, ""),
+        "api_base_url": (str, "https://api.line.me"),
+        "request_timeout": (float, 5.0),
+    },
+    "database": {
+        "url": (str, "sqlite:///kasane.db"),
+    },
+    "server": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 8000),
+        "threads": (int, 8),
+        "public_url": (str, ""),
+        "secret_key": (str, ""),
+    },
+    "scheduler": {
+        "enabled": (bool, True),
+        "timezone": (str, "Asia/Tokyo"),
+    },
+    "sender": {
+        "in_process": (bool, True),
+        "poll_interval": (float, 1.0),
+        "max_attempts_age_hours": (float, 23.0),
+    },
+}
+
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "KASANE_LINE_CHANNEL_SECRET": ("line", "channel_secret"),
+    "KASANE_LINE_CHANNEL_ACCESS_TOKEN": ("line", "channel_access_token"),
+    "KASANE_DATABASE_URL": ("database", "url"),
+    "KASANE_SECRET_KEY": ("server", "secret_key"),
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for a one-line message to the operator."""
+
+
+@dataclass
+class Config:
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "(defaults)"
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def channel_secret(self) -> str:
+        return self.get("line", "channel_secret")
+
+    @property
+    def channel_access_token(self) -> str:
+        return self.get("line", "channel_access_token")
+
+    @property
+    def database_url(self) -> str:
+        return self.get("database", "url")
+
+    @property
+    def timezone(self) -> str:
+        return self.get("scheduler", "timezone")
+
+    @property
+    def simulator(self) -> bool:
+        """No LINE credentials at all: talk to the built-in fake LINE platform."""
+        return not self.channel_secret and not self.channel_access_token
+
+
+def _defaults() -> dict[str, dict[str, Any]]:
+    return {s: {k: d for k, (_, d) in keys.items()} for s, keys in SCHEMA.items()}
+
+
+def _check_type(where: str, section: str, key: str, value: Any) -> Any:
+    expected = SCHEMA[section][key][0]
+    # TOML has no float/int distinction a user thinks about: accept 5 for 5.0.
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(f"{where}: [{section}] {key} must be {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _merge_file(values: dict[str, dict[str, Any]], path: Path) -> None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.__class__.__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"{path}: unknown key [{section}] {key}")
+            values[section][key] = _check_type(str(path), section, key, value)
+
+
+def _merge_environment(values: dict[str, dict[str, Any]], environ: dict[str, str]) -> None:
+    for name, (section, key) in ENVIRONMENT.items():
+        if name in environ:
+            values[section][key] = environ[name]
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    """Load the file (``--config`` or ``KASANE_CONFIG``), then the environment wins over it."""
+    environ = dict(os.environ if environ is None else environ)
+    values = _defaults()
+    path = path or environ.get("KASANE_CONFIG")
+    if path:
+        _merge_file(values, Path(path))
+    _merge_environment(values, environ)
+    for section, table in (overrides or {}).items():
+        for key, value in table.items():
+            if section not in SCHEMA or key not in SCHEMA[section]:
+                raise ConfigError(f"(overrides): unknown key [{section}] {key}")
+            values[section][key] = _check_type("(overrides)", section, key, value)
+    return Config(values=values, source=str(path) if path else "(defaults)")

@@ -1,0 +1,188 @@
+"""FakeLinePlatform: a stand-in for LINE's Messaging API, for tests, the simulator and offline work."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import flask
+
+from bot.fakeline.api import create_app
+from bot.fakeline.faults import ENDPOINTS, Fault, FaultQueue, TokenBucket
+from bot.fakeline.ids import new_message_id, new_user_id
+from bot.fakeline.records import Delivery, RecordedRequest
+from bot.fakeline.world import AcceptedKey, Chat, Member, World
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeLinePlatform:
+    def __init__(
+        self,
+        channel_access_token: str = "fake-token",
+        *,
+        clock: Callable[[], datetime] | None = None,
+        bot_user_id: str | None = None,
+        rate_limit: float = 2000.0,
+    ) -> None:
+        self.channel_access_token = channel_access_token
+        self.clock = clock or _utc_now
+        self.bot_user_id = bot_user_id or new_user_id()
+        self.lock = threading.Lock()
+        self.world = World()
+        self.requests: list[RecordedRequest] = []
+        self._deliveries: list[Delivery] = []
+        self._delivery_index = itertools.count()
+        self._faults = FaultQueue()
+        self._latency = 0.0
+        self._buckets = {endpoint: TokenBucket(rate_limit) for endpoint in ENDPOINTS}
+        self.app: flask.Flask = create_app(self)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # world state
+
+    def add_group(self, group_id: str, name: str, picture_url: str | None = None) -> None:
+        """The bot is in this group (a "C…" id) or multi-person chat (an "R…" id)."""
+        with self.lock:
+            self.world.chats.setdefault(group_id, Chat(name))
+            self.world.chats[group_id].name = name
+            self.world.chats[group_id].picture_url = picture_url
+
+    def add_member(self, group_id: str, user_id: str, display_name: str, picture_url: str | None = None) -> None:
+        with self.lock:
+            self.world.chat(group_id).members[user_id] = Member(display_name, picture_url)
+
+    def remove_member(self, group_id: str, user_id: str) -> None:
+        with self.lock:
+            self.world.chat(group_id).members.pop(user_id, None)
+
+    def remove_group(self, group_id: str) -> None:
+        """The bot left (or was removed from) the group."""
+        with self.lock:
+            self.world.chats.pop(group_id, None)
+
+    def add_friend(self, user_id: str, display_name: str, picture_url: str | None = None) -> None:
+        with self.lock:
+            self.world.friends[user_id] = Member(display_name, picture_url)
+
+    def remove_friend(self, user_id: str) -> None:
+        with self.lock:
+            self.world.friends.pop(user_id, None)
+
+    def issue_reply_token(self, chat_id: str) -> str:
+        with self.lock:
+            return self.world.issue_reply_token(chat_id, self.now())
+
+    def redeliver_reply_token(self, token: str) -> None:
+        """The event carrying `token` was redelivered now: LINE gives it another minute."""
+        with self.lock:
+            self.world.redeliver_reply_token(token, self.now())
+
+    def issue_quote_token(self, chat_id: str) -> str:
+        with self.lock:
+            return self.world.issue_quote_token(chat_id)
+
+    # what happened
+
+    def deliveries(self, chat_id: str | None = None) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self._deliveries if chat_id is None or d.to == chat_id]
+
+    def deliveries_after(self, index: int) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self._deliveries if d.index > index]
+
+    def clear(self) -> None:
+        """Forget requests and deliveries; chats, friends, tokens and faults stay."""
+        with self.lock:
+            self.requests.clear()
+            self._deliveries.clear()
+
+    def record_request(self, request: RecordedRequest) -> None:
+        with self.lock:
+            self.requests.append(request)
+
+    def accept(
+        self, *, via: str, to: str, messages: list[dict[str, Any]], retry_key: str | None, request_id: str
+    ) -> list[dict[str, Any]]:
+        """Record a delivery and return its `sentMessages`. Call with the lock held."""
+        now = self.now()
+        sent = [self._sent_message(to, message) for message in messages]
+        self._deliveries.append(
+            Delivery(
+                to=to,
+                messages=copy.deepcopy(messages),
+                via=via,
+                retry_key=retry_key,
+                request_id=request_id,
+                at=now,
+                index=next(self._delivery_index),
+                sent_messages=sent,
+            )
+        )
+        if retry_key is not None:
+            self.world.retry_keys[retry_key] = AcceptedKey(request_id, sent, now)
+        return sent
+
+    def _sent_message(self, to: str, message: dict[str, Any]) -> dict[str, Any]:
+        sent: dict[str, Any] = {"id": new_message_id()}
+        # sentMessages carry a quoteToken only for messages that can be quoted.
+        if message.get("type") in ("text", "textV2", "sticker"):
+            sent["quoteToken"] = self.world.issue_quote_token(to)
+        return sent
+
+    # fault injection
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        message: str = "Internal Server Error",
+        headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        fault = Fault("fail", n, endpoint, status=status, message=message, headers=dict(headers or {}))
+        with self.lock:
+            self._faults.add(fault)
+
+    def timeout_next(self, n: int = 1, *, seconds: float = 5.0, endpoint: str | None = None) -> None:
+        """Hold the next n requests for `seconds`, then answer 504 without processing them."""
+        with self.lock:
+            self._faults.add(Fault("timeout", n, endpoint, status=504, message="Gateway Timeout", seconds=seconds))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def set_latency(self, seconds: float) -> None:
+        with self.lock:
+            self._latency = seconds
+
+    def monthly_limit_reached(self, flag: bool = True) -> None:
+        with self.lock:
+            self.world.monthly_limit_reached = flag
+
+    # used by the API layer
+
+    @property
+    def latency(self) -> float:
+        with self.lock:
+            return self._latency
+
+    def take_fault(self, endpoint: str | None) -> Fault | None:
+        with self.lock:
+            return self._faults.take(endpoint)
+
+    def within_rate_limit(self, endpoint: str | None) -> bool:
+        with self.lock:
+            bucket = self._buckets.get(endpoint) if endpoint else None
+            return bucket is None or bucket.try_take()

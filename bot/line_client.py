@@ -1,0 +1,122 @@
+"""The bot's only door to LINE's Messaging API: the SDK's client, with a timeout on every call.
+
+Errors are sorted into what the sender must do about them (``Outcome``), so the
+sender's logic reads as policy, not as HTTP plumbing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # 2xx
+    ALREADY_ACCEPTED = "already_accepted"  # 409 on a retry key LINE already accepted
+    INVALID_REPLY_TOKEN = "invalid_reply_token"
+    RETRY = "retry"  # 429 rate limit, 5xx: LINE did not take it; try again later
+    AMBIGUOUS = "ambiguous"  # timeout or dropped connection: LINE may or may not have taken it
+    MONTHLY_LIMIT = "monthly_limit"  # not retryable this month: surface it
+    REJECTED = "rejected"  # other 4xx: LINE will never accept this request
+    NOT_FOUND = "not_found"
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    status: int = 0
+    message: str = ""
+    request_id: str | None = None
+    retry_after: float | None = None
+    data: Any = None
+
+
+def _error_message(body: Any) -> str:
+    try:
+        return str(json.loads(body).get("message", ""))
+    except (TypeError, ValueError, AttributeError):
+        return ""
+
+
+def classify(exc: Exception) -> Result:
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        message = _error_message(exc.body)
+        headers = exc.headers or {}
+        request_id = headers.get("x-line-accepted-request-id") or headers.get("x-line-request-id")
+        if status == 0:
+            return Result(Outcome.AMBIGUOUS, 0, str(exc.reason or "connection error"))
+        if status == 409:
+            return Result(Outcome.ALREADY_ACCEPTED, status, message, request_id)
+        if status == 429 and "monthly limit" in message.lower():
+            return Result(Outcome.MONTHLY_LIMIT, status, message, request_id)
+        if status == 429 or status >= 500:
+            retry_after = headers.get("Retry-After") or headers.get("retry-after")
+            try:
+                seconds = float(retry_after) if retry_after else None
+            except ValueError:
+                seconds = None
+            return Result(Outcome.RETRY, status, message or str(exc.reason), request_id, seconds)
+        if status == 400 and "reply token" in message.lower():
+            return Result(Outcome.INVALID_REPLY_TOKEN, status, message, request_id)
+        if status == 404:
+            return Result(Outcome.NOT_FOUND, status, message, request_id)
+        return Result(Outcome.REJECTED, status, message or str(exc.reason), request_id)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+        # The request never left: safe to retry anything, reply tokens included.
+        return Result(Outcome.RETRY, 0, f"connection failed ({exc.__class__.__name__})")
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return classify(exc.reason)
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        return Result(Outcome.AMBIGUOUS, 0, f"{exc.__class__.__name__}")
+    raise exc
+
+
+class LineGateway:
+    def __init__(self, api_base_url: str, access_token: str, timeout: float = 5.0) -> None:
+        configuration = Configuration(host=api_base_url.rstrip("/"), access_token=access_token)
+        # Our outbox owns retries (with backoff and retry keys); urllib3's silent ones would hide them.
+        configuration.retries = False
+        self._client = ApiClient(configuration)
+        self._api = MessagingApi(self._client)
+        self.timeout = timeout
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Result:
+        try:
+            response = fn(*args, _request_timeout=self.timeout, **kwargs)
+        except Exception as exc:  # sorted by classify; anything else re-raises there
+            return classify(exc)
+        headers = response.headers or {}
+        return Result(Outcome.SENT, response.status_code, "", headers.get("x-line-request-id"), data=response.data)
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> Result:
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        return self._call(self._api.reply_message_with_http_info, request)
+
+    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> Result:
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        return self._call(self._api.push_message_with_http_info, request, x_line_retry_key=retry_key)
+
+    def group_summary(self, group_id: str) -> Result:
+        return self._call(self._api.get_group_summary_with_http_info, group_id)
+
+    def group_member_profile(self, group_id: str, user_id: str) -> Result:
+        return self._call(self._api.get_group_member_profile_with_http_info, group_id, user_id)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,60 @@
+"""Every word the bot says, in one place: polite, short, plain Japanese (合理的配慮).
+
+Handlers never write wording inline; they call these and pass the result to ``compose``.
+Placeholders in ``{}`` are filled by ``compose.mention_text`` (mentions) or ``str.format``.
+"""
+
+from __future__ import annotations
+
+ORG_KIND_LABELS = {"formal": "フォーマル", "informal": "インフォーマル"}
+ROLE_LABELS = {"member": "メンバー", "coordinator": "コーディネーター", "organizer": "世話役"}
+
+# --- joining and membership ------------------------------------------------
+JOIN_GREETING = (
+    "はじめまして。「重ね（Kasane）」です。\n"
+    "このグループで困りごとを共有し、伝手やお手伝いをつなぐお手伝いをします。\n\n"
+    "まず、団体ごとに登録をお願いします：\n"
+    "団体登録 団体名 フォーマル（またはインフォーマル）\n\n"
+    "使い方は「ヘルプ」と送ってください。"
+)
+MEMBER_WELCOME = (
+    "{user} さん、ようこそ。\n"
+    "団体の登録は「団体登録 団体名 インフォーマル」（行政・委託機関はフォーマル）と送ってください。"
+)
+FOLLOW_GREETING = (
+    "友だち追加ありがとうございます。「重ね（Kasane）」です。\n"
+    "ネットワークのグループでのお知らせや、会議の出欠の確認をこちらにお送りすることがあります。\n"
+    "使い方は「ヘルプ」と送ってください。"
+)
+REGISTERED = "{user} さんを「{org}」（{kind}）として登録しました。"
+REGISTERED_FIRST = (
+    "{user} さんを「{org}」（{kind}）として登録しました。\n"
+    "最初に登録された方なので、このネットワークの世話役になりました。"
+)
+REGISTER_USAGE = (
+    "団体登録の形は次のとおりです：\n"
+    "団体登録 団体名 フォーマル\n"
+    "団体登録 団体名 インフォーマル\n"
+    "（種類を省くとインフォーマルになります）"
+)
+REGISTER_NAME_TOO_LONG = "団体名が長すぎます（{limit}文字まで）。短い名前でもう一度お送りください。"
+REGISTER_GROUP_ONLY = "団体登録はネットワークのグループの中で送ってください。"
+REGISTER_NO_USER = (
+    "LINEの設定により、送り主が分からないため登録できませんでした。LINEアプリを最新にして、もう一度お試しください。"
+)
+PLEASE_REGISTER = (
+    "{user} さん、はじめに団体の登録をお願いします。\n団体登録 団体名 インフォーマル（行政・委託機関はフォーマル）"
+)
+
+# --- help --------------------------------------------------------------------
+HELP_TITLE = "使い方"
+HELP_FOOTER = "分からないときは、世話役の方にお声がけください。"
+
+
+def help_text(commands: list[tuple[str, str]]) -> str:
+    lines = [f"・{usage}\n　{what}" for usage, what in commands]
+    return "【" + HELP_TITLE + "】\n" + "\n".join(lines) + "\n\n" + HELP_FOOTER
+
+
+# --- errors -----------------------------------------------------------------
+SORRY_FAILED = "すみません、うまく処理できませんでした。少し時間をおいて、もう一度お試しください。"

@@ -1,0 +1,3 @@
+"""Chat and event handlers. Importing this package registers every handler on ``bot.registry``."""
+
+from handlers import help, membership  # noqa: F401

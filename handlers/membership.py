@@ -1,0 +1,106 @@
+"""The network's membership: the bot joining a group, members arriving, organizations registering."""
+
+from __future__ import annotations
+
+from bot import compose, messages
+from bot.context import Context
+from bot.outbox import enqueue_lookup
+from bot.registry import describe, on_command, on_event
+from models import OrgKind
+from models.membership import (
+    ORG_NAME_LIMIT,
+    deactivate_network,
+    network_for_group,
+    register_member,
+    set_friend,
+)
+
+KIND_WORDS = {
+    "フォーマル": OrgKind.FORMAL,
+    "formal": OrgKind.FORMAL,
+    "インフォーマル": OrgKind.INFORMAL,
+    "informal": OrgKind.INFORMAL,
+}
+
+describe("団体登録 団体名 フォーマル／インフォーマル", "あなたの団体を登録します（グループで）", order=10)
+
+
+@on_event("join")
+def bot_joined(ctx: Context) -> None:
+    if not ctx.group_id:
+        return
+    network_for_group(ctx.session, ctx.group_id, ctx.now)
+    enqueue_lookup(ctx.session, "group_summary", now=ctx.now, group_id=ctx.group_id)
+    ctx.reply(compose.text(messages.JOIN_GREETING))
+
+
+@on_event("leave")
+def bot_left(ctx: Context) -> None:
+    if ctx.group_id:
+        # The network's data stays: coordinators still need its case log.
+        deactivate_network(ctx.session, ctx.group_id, ctx.now)
+
+
+@on_event("memberJoined")
+def members_joined(ctx: Context) -> None:
+    if not ctx.group_id:
+        return
+    network_for_group(ctx.session, ctx.group_id, ctx.now)
+    joined = (ctx.raw.get("joined") or {}).get("members") or []
+    for person in joined[:5]:
+        user_id = person.get("userId") if isinstance(person, dict) else None
+        if user_id:
+            ctx.reply(compose.mention_text(messages.MEMBER_WELCOME, {"user": user_id}))
+
+
+@on_event("follow")
+def followed(ctx: Context) -> None:
+    if ctx.user_id and not ctx.in_group:
+        set_friend(ctx.session, ctx.user_id, True, ctx.now)
+        ctx.reply(compose.text(messages.FOLLOW_GREETING))
+
+
+@on_event("unfollow")
+def unfollowed(ctx: Context) -> None:
+    if ctx.user_id and not ctx.in_group:
+        set_friend(ctx.session, ctx.user_id, False, ctx.now)
+
+
+def parse_registration(args: str) -> tuple[str, OrgKind | None] | None:
+    """``団体名 [フォーマル|インフォーマル]``; no kind keeps an existing organization's kind."""
+    words = args.split()
+    if not words:
+        return None
+    kind: OrgKind | None = None
+    if len(words) > 1 and words[-1].lower() in KIND_WORDS:
+        kind = KIND_WORDS[words.pop().lower()]
+    elif words[-1].lower() in KIND_WORDS:
+        return None  # only a kind, no name
+    return " ".join(words), kind
+
+
+@on_command("団体登録", "#団体登録")
+def register(ctx: Context, args: str) -> None:
+    if not ctx.in_group or not ctx.group_id:
+        ctx.reply(compose.text(messages.REGISTER_GROUP_ONLY))
+        return
+    if not ctx.user_id:
+        ctx.reply(compose.text(messages.REGISTER_NO_USER))
+        return
+    parsed = parse_registration(args)
+    if parsed is None:
+        ctx.reply(compose.text(messages.REGISTER_USAGE))
+        return
+    name, kind = parsed
+    if len(name) > ORG_NAME_LIMIT:
+        ctx.reply(compose.text(messages.REGISTER_NAME_TOO_LONG.format(limit=ORG_NAME_LIMIT)))
+        return
+    network, _ = network_for_group(ctx.session, ctx.group_id, ctx.now)
+    _, organization, first = register_member(ctx.session, network, ctx.user_id, name, kind, ctx.now)
+    enqueue_lookup(ctx.session, "member_profile", now=ctx.now, group_id=ctx.group_id, user_id=ctx.user_id)
+    template = messages.REGISTERED_FIRST if first else messages.REGISTERED
+    ctx.reply(
+        compose.mention_text(
+            template, {"user": ctx.user_id}, org=organization.name, kind=messages.ORG_KIND_LABELS[organization.kind]
+        )
+    )

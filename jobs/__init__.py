@@ -1,0 +1,42 @@
+"""Scheduled jobs: plain functions ``(session, now)`` that APScheduler calls and tests call directly.
+
+Each module registers its jobs with ``scheduled``; ``bot.scheduler`` turns them into
+APScheduler jobs. A job runs in one transaction and writes its sends to the outbox,
+each with a unique key, so a job run twice (two processes, a restart) sends once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+JobFn = Callable[[Session, datetime], Any]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    fn: JobFn
+    trigger: str  # "interval" or "cron"
+    options: dict[str, Any]
+
+
+SCHEDULE: list[ScheduledJob] = []
+
+
+def scheduled(trigger: str, **options: Any) -> Callable[[JobFn], JobFn]:
+    def register(fn: JobFn) -> JobFn:
+        SCHEDULE.append(ScheduledJob(f"{fn.__module__}.{fn.__name__}", fn, trigger, options))
+        return fn
+
+    return register
+
+
+def load_all() -> list[ScheduledJob]:
+    from jobs import housekeeping  # noqa: F401
+
+    return SCHEDULE

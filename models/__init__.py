@@ -1,0 +1,22 @@
+"""SQLAlchemy models. Importing this package registers every table on ``Base.metadata``."""
+
+from models.base import Base, UTCDateTime, utcnow
+from models.event import ProcessedEvent
+from models.network import Friend, Member, Network, Organization, OrgKind, Role
+from models.outbox import OutboxMessage, OutboxStatus, ReplyState
+
+__all__ = [
+    "Base",
+    "Friend",
+    "Member",
+    "Network",
+    "Organization",
+    "OrgKind",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ProcessedEvent",
+    "ReplyState",
+    "Role",
+    "UTCDateTime",
+    "utcnow",
+]

@@ -1,0 +1,97 @@
+"""A network is one LINE group of a local mutual-aid network, with its member organizations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+
+class OrgKind(StrEnum):
+    FORMAL = "formal"  # フォーマル: public or contracted agency
+    INFORMAL = "informal"  # インフォーマル: resident group, NPO, volunteers
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+    ORGANIZER = "organizer"
+
+
+class Network(Base):
+    __tablename__ = "networks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    left_at: Mapped[datetime | None]
+
+    organizations: Mapped[list[Organization]] = relationship(back_populates="network")
+    members: Mapped[list[Member]] = relationship(back_populates="network")
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    __table_args__ = (UniqueConstraint("network_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default=OrgKind.INFORMAL)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    network: Mapped[Network] = relationship(back_populates="organizations")
+    members: Mapped[list[Member]] = relationship(back_populates="organization")
+
+    @property
+    def is_formal(self) -> bool:
+        return self.kind == OrgKind.FORMAL
+
+
+class Member(Base):
+    """A LINE user known in one network: registered for an organization, and/or holding a role."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("network_id", "line_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    line_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    registered_at: Mapped[datetime | None]
+    # Told once how to register (unregistered senders are not nagged on every message).
+    hinted_at: Mapped[datetime | None]
+
+    network: Mapped[Network] = relationship(back_populates="members")
+    organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    @property
+    def registered(self) -> bool:
+        return self.organization_id is not None
+
+    @property
+    def can_coordinate(self) -> bool:
+        return self.role in (Role.COORDINATOR, Role.ORGANIZER)
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role == Role.ORGANIZER
+
+
+class Friend(Base):
+    """A LINE user who follows the bot, so the bot may push to them 1:1."""
+
+    __tablename__ = "friends"
+
+    line_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    following: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

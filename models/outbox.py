@@ -1,0 +1,53 @@
+"""Outgoing messages: written in the same transaction as the change that causes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ReplyState(StrEnum):
+    NONE = "none"  # no reply token, or not tried yet
+    ATTEMPTED = "attempted"  # a reply call started; its outcome is unknown until recorded
+    REJECTED = "rejected"  # LINE refused the token: push instead
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat_status", "chat_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # also the send order per chat
+    retry_key: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    # For scheduled sends: one row per (thread, step) or (meeting, kind), ever.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reply_token: Mapped[str | None] = mapped_column(String(64))
+    reply_deadline: Mapped[datetime | None]
+    reply_state: Mapped[str] = mapped_column(String(16), default=ReplyState.NONE)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    line_request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    sent_via: Mapped[str | None] = mapped_column(String(8))

@@ -1,0 +1,170 @@
+"""Shared fixtures: a real database (SQLite or PostgreSQL), a controlled clock, the fake LINE platform.
+
+The suite runs on SQLite by default; ``KASANE_TEST_DATABASE=postgres`` runs it on the
+PostgreSQL database named by ``KASANE_TEST_POSTGRES_URL`` (``.ci/run`` does both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from harness import World
+from sqlalchemy import Engine, text
+
+from bot.app import create_app
+from bot.clock import Clock
+from bot.config import load_config
+from bot.db import make_engine
+from bot.fakeline import FakeLinePlatform, FakeLineServer
+from bot.migrate import upgrade
+
+JST = ZoneInfo("Asia/Tokyo")
+SECRET = "test-channel-secret"
+TOKEN = "test-channel-access-token"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("KASANE_TEST_POSTGRES_URL") or None
+
+
+def require_postgres() -> str:
+    """PostgreSQL-only tests skip without a server, except in CI where that would hide a failure."""
+    url = postgres_url()
+    if url is None:
+        if IN_CI:
+            pytest.fail("KASANE_TEST_POSTGRES_URL is not set, but CI=true: PostgreSQL tests must run")
+        pytest.skip("PostgreSQL tests need KASANE_TEST_POSTGRES_URL (see README)")
+    return url
+
+
+def require_shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is missing, but CI=true")
+        pytest.skip(f"{path} not present (LINE fixtures exist in CI only)")
+    return path
+
+
+USING_POSTGRES = os.environ.get("KASANE_TEST_DATABASE") == "postgres"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "kasane.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    url = require_postgres()
+    upgrade(url)
+    return url
+
+
+TABLES_SQL = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+
+
+def truncate_all(engine: Engine) -> None:
+    with engine.begin() as connection:
+        tables = connection.execute(text(TABLES_SQL)).scalars().all()
+        if tables:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if USING_POSTGRES:
+        url = request.getfixturevalue("postgres_migrated")
+        engine = make_engine(url)
+        truncate_all(engine)
+        engine.dispose()
+        return url
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "kasane.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Tuesday 24 November 2026, 10:00 in Japan: inside the bot's default quiet-hours window."""
+    return Clock(fixed=datetime(2026, 11, 24, 10, 0, tzinfo=JST))
+
+
+@pytest.fixture
+def platform(clock: Clock) -> FakeLinePlatform:
+    return FakeLinePlatform(TOKEN, clock=clock.now)
+
+
+@pytest.fixture
+def line_server(platform: FakeLinePlatform) -> Iterator[FakeLineServer]:
+    with FakeLineServer(platform) as server:
+        yield server
+
+
+def make_config(database_url: str, line_url: str, **sections: dict[str, object]):  # type: ignore[no-untyped-def]
+    overrides: dict[str, dict[str, object]] = {
+        "line": {
+            "channel_secret": SECRET,
+            "channel_access_token": TOKEN,
+            "api_base_url": line_url,
+            "request_timeout": 2.0,
+        },
+        "database": {"url": database_url},
+        "server": {"secret_key": "test-session-key-not-secret"},
+        "scheduler": {"enabled": False},
+    }
+    for section, values in sections.items():
+        overrides.setdefault(section, {}).update(values)
+    return load_config(environ={}, overrides=overrides)
+
+
+@pytest.fixture
+def config(database_url: str, line_server: FakeLineServer):  # type: ignore[no-untyped-def]
+    return make_config(database_url, line_server.url)
+
+
+@pytest.fixture
+def app(config, clock: Clock, engine: Engine):  # type: ignore[no-untyped-def]
+    app = create_app(config, clock=clock, engine=engine)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["kasane"].sender.gateway.close()
+
+
+@pytest.fixture
+def runtime(app):  # type: ignore[no-untyped-def]
+    return app.extensions["kasane"]
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def world(client, runtime, platform: FakeLinePlatform) -> World:  # type: ignore[no-untyped-def]
+    return World(client, runtime, platform, SECRET)
+
+
+@pytest.fixture
+def session(runtime):  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        yield session

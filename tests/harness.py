@@ -1,0 +1,204 @@
+"""A LINE world for tests: people, groups and the bot, driven through signed webhooks.
+
+Tests read like the chat::
+
+    kasane.joins(group)
+    reply = alice.says(group, "団体登録 子ども食堂ひまわり")
+    assert "登録しました" in reply.text
+
+Every action is a webhook event signed as LINE signs it, posted to ``/callback``; the
+bot's answers are what the fake LINE platform accepted after the outbox was drained.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.fakeline import (
+    Delivery,
+    FakeLinePlatform,
+    WebhookBuilder,
+    encode_body,
+    new_group_id,
+    new_user_id,
+    sign,
+)
+
+
+def render(message: dict[str, Any], names: dict[str, str]) -> str:
+    """What a person would read: text, textV2 with @names, or a Flex card's texts and buttons."""
+    kind = message.get("type")
+    if kind == "text":
+        return message["text"]
+    if kind == "textV2":
+        subs = message.get("substitution", {})
+
+        def name(match: re.Match[str]) -> str:
+            sub = subs.get(match.group(1), {})
+            user = (sub.get("mentionee") or {}).get("userId", "")
+            return "@" + names.get(user, user)
+
+        body = re.sub(r"(?<!\{)\{([0-9a-zA-Z_]{1,20})\}(?!\})", name, message["text"])
+        return body.replace("{{", "{").replace("}}", "}")
+    if kind == "flex":
+        return "\n".join(_flex_texts(message["contents"]))
+    return f"<{kind}>"
+
+
+def _flex_texts(node: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "text" and "text" in node:
+            out.append(node["text"])
+        if node.get("type") == "button":
+            out.append(f"[{node['action'].get('label', '')}]")
+        for value in node.values():
+            if isinstance(value, dict | list):
+                out.extend(_flex_texts(value))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_flex_texts(item))
+    return out
+
+
+def _buttons(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") == "button":
+            found.append(node["action"])
+        for value in node.values():
+            if isinstance(value, dict | list):
+                found.extend(_buttons(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_buttons(item))
+    return found
+
+
+@dataclass
+class Answer:
+    """What the bot sent in answer to one action (possibly to several chats)."""
+
+    deliveries: list[Delivery]
+    names: dict[str, str]
+    status: int = 200
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [m for d in self.deliveries for m in d.messages]
+
+    def to(self, chat: Any) -> Answer:
+        chat_id = getattr(chat, "id", chat)
+        return Answer([d for d in self.deliveries if d.to == chat_id], self.names, self.status)
+
+    @property
+    def texts(self) -> list[str]:
+        return [render(m, self.names) for m in self.messages]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        actions = _buttons([m.get("contents") for m in self.messages if m.get("type") == "flex"])
+        for message in self.messages:
+            actions += [item["action"] for item in (message.get("quickReply") or {}).get("items", [])]
+        return actions
+
+    def button(self, label: str) -> dict[str, Any]:
+        for action in self.buttons:
+            if action.get("label") == label:
+                return action
+        raise AssertionError(f"no button {label!r} in {[a.get('label') for a in self.buttons]}")
+
+    def __bool__(self) -> bool:
+        return bool(self.deliveries)
+
+
+@dataclass
+class Person:
+    world: World
+    id: str
+    name: str
+
+    def says(self, chat: Group | None, text: str, **kwargs: Any) -> Answer:
+        """Send a text in a group, or 1:1 to the bot when ``chat`` is None."""
+        chat_id = chat.id if chat else self.id
+        user = self.id if chat else None
+        event = self.world.line.text(chat_id, user if chat else self.id, text, **kwargs)
+        return self.world.send(event)
+
+    def presses(self, chat: Group | None, action: dict[str, Any]) -> Answer:
+        """Press a button or quick reply the bot sent (its postback action)."""
+        chat_id = chat.id if chat else self.id
+        if action.get("type") != "postback":
+            raise AssertionError(f"not a postback action: {action}")
+        return self.world.send(self.world.line.postback(chat_id, self.id, action["data"]))
+
+    def follows_bot(self) -> Answer:
+        self.world.platform.add_friend(self.id, self.name)
+        return self.world.send(self.world.line.follow(self.id))
+
+
+@dataclass
+class Group:
+    world: World
+    id: str
+    name: str
+    members: list[Person] = field(default_factory=list)
+
+    def add(self, *people: Person) -> Answer:
+        for person in people:
+            self.world.platform.add_member(self.id, person.id, person.name)
+            self.members.append(person)
+        return self.world.send(self.world.line.member_joined(self.id, [p.id for p in people]))
+
+
+class World:
+    def __init__(self, client: Any, runtime: Any, platform: FakeLinePlatform, secret: str) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.platform = platform
+        self.secret = secret
+        self.line = WebhookBuilder(platform, clock=runtime.clock.now)
+        self.names: dict[str, str] = {}
+        self._seen = 0
+
+    # --- cast -------------------------------------------------------------------
+    def person(self, name: str) -> Person:
+        person = Person(self, new_user_id(), name)
+        self.names[person.id] = name
+        return person
+
+    def group(self, name: str = "久留米ささえあいネット") -> Group:
+        group = Group(self, new_group_id(), name)
+        self.platform.add_group(group.id, name)
+        return group
+
+    def invite_bot(self, group: Group) -> Answer:
+        return self.send(self.line.join(group.id))
+
+    # --- plumbing -------------------------------------------------------------------
+    def post(self, body: bytes, signature: str | None = "sign") -> Any:
+        headers = {"Content-Type": "application/json"}
+        if signature == "sign":
+            signature = sign(body, self.secret)
+        if signature is not None:
+            headers["X-Line-Signature"] = signature
+        return self.client.post("/callback", data=body, headers=headers)
+
+    def send(self, *events: dict[str, Any]) -> Answer:
+        response = self.post(encode_body(self.line.payload(*events)))
+        answer = self.deliver()
+        answer.status = response.status_code
+        return answer
+
+    def deliver(self) -> Answer:
+        """Let the outbox sender run until nothing is due, and return what LINE accepted since last time."""
+        self.runtime.sender.drain()
+        deliveries = self.platform.deliveries()
+        new, self._seen = deliveries[self._seen :], len(deliveries)
+        return Answer(new, self.names)

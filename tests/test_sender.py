@@ -1,0 +1,229 @@
+"""The outbox sender against the fake LINE platform: exactly once, in order, through outages."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from conftest import make_config, require_postgres
+
+from bot import compose, outbox
+from bot.app import build_runtime
+from bot.fakeline import FakeLineServer, encode_body
+from bot.line_client import Outcome
+from bot.sender import Sender
+from models import OutboxMessage
+
+
+def queue_push(runtime, chat_id: str, body: str, **kwargs) -> OutboxMessage:
+    with runtime.sessions.begin() as session:
+        [row] = outbox.enqueue(session, chat_id, [compose.text(body)], now=runtime.clock.now(), **kwargs)
+        return row
+
+
+def row(runtime, row_id: int) -> OutboxMessage:
+    with runtime.sessions() as session:
+        return session.get(OutboxMessage, row_id)
+
+
+def drain_through_backoff(runtime, rounds: int = 20) -> None:
+    """Run the sender, moving the clock past each backoff delay (the cap is 5 minutes)."""
+    for _ in range(rounds):
+        runtime.sender.drain()
+        runtime.clock.advance(timedelta(minutes=6))
+
+
+@pytest.fixture
+def group(world):
+    group = world.group()
+    world.invite_bot(group)
+    world.platform.clear()
+    return group
+
+
+def test_push_failing_twice_with_500_is_delivered_once_with_the_same_retry_key(runtime, platform, group):
+    platform.fail_next(2, status=500, endpoint="push")
+    queued = queue_push(runtime, group.id, "お知らせ")
+
+    drain_through_backoff(runtime)
+
+    pushes = [r for r in platform.requests if r.path.endswith("/push")]
+    assert [r.status for r in pushes] == [500, 500, 200]
+    assert {r.headers.get("X-Line-Retry-Key") for r in pushes} == {queued.retry_key}
+    assert len(platform.deliveries(group.id)) == 1
+    assert row(runtime, queued.id).status == "sent" and row(runtime, queued.id).attempts == 2
+
+
+def test_killed_after_line_accepted_a_push_does_not_deliver_twice(runtime, platform, group):
+    queued = queue_push(runtime, group.id, "会議のお知らせ")
+
+    class Killed(BaseException):
+        pass
+
+    class DiesAfterSending(Sender):
+        def _record(self, row, result):  # the process dies before writing "sent"
+            raise Killed()
+
+    doomed = DiesAfterSending(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
+    with pytest.raises(Killed):
+        doomed.drain()
+    assert len(platform.deliveries(group.id)) == 1
+    assert row(runtime, queued.id).status == "pending"
+
+    runtime.sender.drain()  # still leased by the dead process: nothing happens yet
+    runtime.clock.advance(timedelta(seconds=31))
+    runtime.sender.drain()  # the lease expired: retried with the same key, LINE answers 409
+
+    assert len(platform.deliveries(group.id)) == 1
+    assert [r.status for r in platform.requests if r.path.endswith("/push")] == [200, 409]
+    assert row(runtime, queued.id).status == "sent"
+
+
+def test_reply_whose_outcome_was_lost_is_not_pushed_again(world, runtime, platform, group):
+    alice = world.person("Alice")
+    platform.add_member(group.id, alice.id, "Alice")
+    event = world.line.text(group.id, alice.id, "ヘルプ")
+
+    class DiesAfterReplying(Sender):
+        def _record(self, row, result):
+            raise KeyboardInterrupt()
+
+    world.post(encode_body(world.line.payload(event)))
+    doomed = DiesAfterReplying(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
+    with pytest.raises(KeyboardInterrupt):
+        doomed.drain()
+    runtime.clock.advance(timedelta(seconds=31))
+    runtime.sender.drain()
+
+    assert len(platform.deliveries(group.id)) == 1
+    assert platform.deliveries(group.id)[0].via == "reply"
+
+
+def test_expired_reply_token_falls_back_to_push(world, runtime, platform, group):
+    alice = world.person("Alice")
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
+    runtime.clock.advance(timedelta(minutes=2))
+    runtime.sender.drain()
+    [delivery] = platform.deliveries(group.id)
+    assert delivery.via == "push" and delivery.retry_key
+
+
+def test_order_per_chat_is_kept_while_an_earlier_message_waits(runtime, platform, group, world):
+    other = world.group()
+    world.invite_bot(other)
+    platform.clear()
+    platform.fail_next(1, status=500, endpoint="push")
+    first = queue_push(runtime, group.id, "一通目")
+    queue_push(runtime, group.id, "二通目")
+    queue_push(runtime, other.id, "別のグループ")
+
+    runtime.sender.drain()
+    assert [d.messages[0]["text"] for d in platform.deliveries()] == ["別のグループ"]
+    assert row(runtime, first.id).attempts == 1
+
+    drain_through_backoff(runtime)
+    assert [d.messages[0]["text"] for d in platform.deliveries(group.id)] == ["一通目", "二通目"]
+
+
+def test_timeouts_and_connection_refused_are_retried_until_delivered(runtime, platform, group, line_server):
+    platform.timeout_next(1, seconds=3, endpoint="push")  # longer than the client's 2 s timeout
+    queued = queue_push(runtime, group.id, "タイムアウト後")
+    runtime.sender.drain()
+    assert row(runtime, queued.id).status == "pending"
+
+    line_server.stop()
+    runtime.clock.advance(timedelta(minutes=6))
+    runtime.sender.drain()
+    assert "connection" in row(runtime, queued.id).last_error
+
+    with FakeLineServer(platform, port=line_server.port):
+        drain_through_backoff(runtime)
+    assert row(runtime, queued.id).status == "sent"
+    assert len(platform.deliveries(group.id)) == 1
+
+
+def test_monthly_limit_is_surfaced_not_retried(runtime, platform, group):
+    platform.monthly_limit_reached()
+    queued = queue_push(runtime, group.id, "上限")
+    drain_through_backoff(runtime, rounds=3)
+
+    failed = row(runtime, queued.id)
+    assert failed.status == "failed" and "monthly limit" in failed.last_error
+    assert len([r for r in platform.requests if r.path.endswith("/push")]) == 1
+
+
+def test_other_client_errors_are_failed_with_the_reason(runtime, platform):
+    queued = queue_push(runtime, "C" + "0" * 32, "存在しないグループ")
+    runtime.sender.drain()
+    failed = row(runtime, queued.id)
+    assert failed.status == "failed" and failed.last_error.startswith("rejected: 400")
+
+
+def test_a_message_retried_for_a_day_is_given_up_and_kept(runtime, platform, group):
+    platform.fail_next(1000, status=503, endpoint="push")
+    queued = queue_push(runtime, group.id, "ずっと失敗")
+    for _ in range(300):
+        runtime.sender.drain()
+        runtime.clock.advance(timedelta(minutes=6))
+    failed = row(runtime, queued.id)
+    assert failed.status == "failed" and "gave up" in failed.last_error
+
+
+def concurrent_senders(url: str, line_url: str, platform, clock, rows: int = 120) -> None:
+    runtime = build_runtime(make_config(url, line_url), clock=clock)
+    chats = [f"C{i:032x}" for i in range(6)]
+    for chat in chats:
+        platform.add_group(chat, chat)
+    for i in range(rows):
+        queue_push(runtime, chats[i % len(chats)], f"#{i}")
+    senders = [
+        Sender(
+            runtime.sessions,
+            build_runtime(make_config(url, line_url), clock=clock).sender.gateway,
+            clock.now,
+            name=f"sender-{n}",
+            batch=5,
+        )
+        for n in range(2)
+    ]
+    threads = [threading.Thread(target=s.drain, kwargs={"max_rounds": 1000}) for s in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    runtime.sender.drain()
+
+    keys = [d.retry_key for d in platform.deliveries()]
+    assert len(keys) == rows and len(set(keys)) == rows
+    assert not [r for r in platform.requests if r.status == 409]  # no row was ever sent by both
+    for chat in chats:
+        numbers = [int(d.messages[0]["text"][1:]) for d in platform.deliveries(chat)]
+        assert numbers == sorted(numbers)
+
+
+def test_two_senders_never_send_the_same_row(database_url, line_server, platform, clock):
+    concurrent_senders(database_url, line_server.url, platform, clock)
+
+
+@pytest.mark.postgres
+def test_two_senders_on_postgresql_never_send_the_same_row(line_server, platform, clock, request):
+    require_postgres()
+    url = request.getfixturevalue("postgres_migrated")
+    from conftest import truncate_all
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+
+    engine = make_engine(url)
+    truncate_all(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+    concurrent_senders(url, line_server.url, platform, clock, rows=300)
+
+
+def test_classify_maps_line_answers_to_decisions(runtime, platform, group):
+    gateway = runtime.sender.gateway
+    assert gateway.push(group.id, [compose.text("a")], "not-a-uuid").outcome == Outcome.REJECTED
+    assert gateway.group_summary("C" + "1" * 32).outcome == Outcome.NOT_FOUND
