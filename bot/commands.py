@@ -91,7 +91,7 @@ def worker(args: argparse.Namespace, config: Config) -> int:
 
 @command("db")
 def db(args: argparse.Namespace, config: Config) -> int:
-    from bot.migrate import current_revision, head_revision, upgrade
+    from bot.migrate import current_revisions, head_revisions, upgrade
 
     try:
         if args.action == "upgrade":
@@ -99,7 +99,8 @@ def db(args: argparse.Namespace, config: Config) -> int:
             print("database is up to date")
         else:
             engine = make_engine(config.database_url)
-            print(f"current: {current_revision(engine) or '(empty)'}  head: {head_revision(config.database_url)}")
+            current = ", ".join(sorted(current_revisions(engine))) or "(empty)"
+            print(f"current: {current}  head: {', '.join(sorted(head_revisions(config.database_url)))}")
     except OperationalError as exc:
         raise UsageError(f"cannot open the database ({exc.orig.__class__.__name__}); check [database] url") from None
     return 0

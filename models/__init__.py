@@ -3,9 +3,32 @@
 from models.base import Base, UTCDateTime, utcnow
 from models.event import ProcessedEvent
 from models.network import Friend, Member, Network, Organization, OrgKind, Role
-from models.outbox import OutboxMessage, OutboxStatus, ReplyState
+from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.thread import (
+    CATEGORIES,
+    Area,
+    EventKind,
+    Outcome,
+    PendingAnswer,
+    Response,
+    ResponseKind,
+    Thread,
+    ThreadEvent,
+    ThreadState,
+)
 
 __all__ = [
+    "CATEGORIES",
+    "Area",
+    "EventKind",
+    "Outcome",
+    "PendingAnswer",
+    "Response",
+    "ResponseKind",
+    "SentMessage",
+    "Thread",
+    "ThreadEvent",
+    "ThreadState",
     "Base",
     "Friend",
     "Member",

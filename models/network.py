@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -32,6 +33,9 @@ class Network(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     left_at: Mapped[datetime | None]
+    thread_counter: Mapped[int] = mapped_column(default=0)  # last "#number" given in this network
+    # Per-network overrides of follow-up intervals, quiet hours, reminder offsets (see models.settings).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     organizations: Mapped[list[Organization]] = relationship(back_populates="network")
     members: Mapped[list[Member]] = relationship(back_populates="network")

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -51,3 +51,18 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     sent_via: Mapped[str | None] = mapped_column(String(8))
+    # What the message is about ("thread:12"), so a quote-reply to it finds its subject.
+    topic: Mapped[str | None] = mapped_column(String(64))
+
+
+class SentMessage(Base):
+    """Ids LINE gave to what the bot sent (``sentMessages`` in the send's response).
+
+    Only the response tells the bot its own message ids; a member quoting the bot's card
+    sends back one of these as ``quotedMessageId``.
+    """
+
+    __tablename__ = "sent_messages"
+
+    line_message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
