@@ -36,6 +36,9 @@ def create_app(platform: FakeLinePlatform) -> flask.Flask:
 
     @app.after_request
     def stamp_and_record(response: flask.Response) -> flask.Response:
+        lost_answer = flask.g.pop("lost_answer", None)
+        if lost_answer is not None:
+            response = _faulted(lost_answer)
         response.headers.setdefault("x-line-request-id", flask.g.get("request_id") or new_request_id())
         if not flask.request.path.startswith(FAKE_PREFIX):
             platform.record_request(_recorded(platform, response))
@@ -64,7 +67,9 @@ def _gate(platform: FakeLinePlatform, endpoint: str | None) -> flask.Response | 
     if platform.latency:
         time.sleep(platform.latency)
     fault = platform.take_fault(endpoint)
-    if fault is not None:
+    if fault is not None and fault.kind == "lost_answer":
+        flask.g.lost_answer = fault  # processed as usual; the answer is lost afterwards
+    elif fault is not None:
         return _faulted(fault)
     if (flask.request.content_length or 0) > MAX_BODY_BYTES or len(flask.request.get_data()) > MAX_BODY_BYTES:
         return error(413, "Request Entity Too Large")
@@ -76,8 +81,7 @@ def _gate(platform: FakeLinePlatform, endpoint: str | None) -> flask.Response | 
 
 
 def _faulted(fault: Fault) -> flask.Response:
-    if fault.kind == "timeout":
-        # LINE's gateway gives up and the request is dropped: nothing was processed.
+    if fault.kind in ("timeout", "lost_answer"):
         time.sleep(fault.seconds)
     response = error(fault.status, fault.message)
     response.headers.update(fault.headers)

@@ -12,7 +12,7 @@ ENDPOINTS = ("reply", "push", "profile", "group_summary", "group_member_profile"
 class Fault:
     """One kind of failure, applied to the next `remaining` matching requests."""
 
-    kind: str  # "fail" | "timeout"
+    kind: str  # "fail" | "timeout" (dropped unprocessed) | "lost_answer" (processed, then dropped)
     remaining: int
     endpoint: str | None
     status: int = 500

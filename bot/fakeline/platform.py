@@ -23,6 +23,12 @@ def _utc_now() -> datetime:
 
 
 class FakeLinePlatform:
+    """LINE's Messaging API for one channel: its world, what it was asked and accepted, and faults.
+
+    Thread-safe: every public method takes `lock`, and the HTTP layer holds it while it reads or
+    changes `world`. `app` is the WSGI app; FakeLineServer serves it on a local port.
+    """
+
     def __init__(
         self,
         channel_access_token: str = "fake-token",
@@ -154,10 +160,18 @@ class FakeLinePlatform:
         with self.lock:
             self._faults.add(fault)
 
-    def timeout_next(self, n: int = 1, *, seconds: float = 5.0, endpoint: str | None = None) -> None:
-        """Hold the next n requests for `seconds`, then answer 504 without processing them."""
+    def timeout_next(
+        self, n: int = 1, *, seconds: float = 5.0, endpoint: str | None = None, processed: bool = False
+    ) -> None:
+        """Hold the next n requests for `seconds`, then answer 504.
+
+        By default the request is dropped unprocessed. `processed=True` is the case LINE warns
+        about: the message was delivered but the answer never came back (a retry key then gets 409).
+        """
+        kind = "lost_answer" if processed else "timeout"
+        fault = Fault(kind, n, endpoint, status=504, message="Gateway Timeout", seconds=seconds)
         with self.lock:
-            self._faults.add(Fault("timeout", n, endpoint, status=504, message="Gateway Timeout", seconds=seconds))
+            self._faults.add(fault)
 
     def clear_faults(self) -> None:
         with self.lock:
