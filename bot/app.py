@@ -118,4 +118,17 @@ def create_app(config: Config, *, clock: Clock | None = None, engine: Engine | N
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {FAKE_LINE_PREFIX: runtime.fake_line.app})  # type: ignore[method-assign]
+    for register in WEB_FEATURES:
+        register(app, runtime)
     return app
+
+
+def _register_simulator(app: Flask, runtime: Runtime) -> None:
+    if runtime.fake_line is not None:
+        from bot.simulator import register
+
+        register(app, runtime)
+
+
+# Web features beyond the webhook, each registering its own blueprint.
+WEB_FEATURES = [_register_simulator]

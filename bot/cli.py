@@ -19,16 +19,25 @@ from bot.config import Config, ConfigError, load_config
 log = logging.getLogger("kasane")
 
 Command = Callable[[argparse.Namespace, Config], int]
+Configure = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, Command] = {}
+EXTRA_PARSERS: dict[str, tuple[str, Configure]] = {}
+
+# Modules that register subcommands with ``@command``; one line per feature.
+COMMAND_MODULES = ["bot.commands"]
 
 
 class UsageError(Exception):
     """A mistake in what the operator typed: printed as one line, exit status 2."""
 
 
-def command(name: str) -> Callable[[Command], Command]:
+def command(name: str, help: str | None = None, configure: Configure | None = None) -> Callable[[Command], Command]:
+    """Register a subcommand; ``configure`` adds its arguments (the core ones are in build_parser)."""
+
     def register(fn: Command) -> Command:
         COMMANDS[name] = fn
+        if configure is not None:
+            EXTRA_PARSERS[name] = (help or "", configure)
         return fn
 
     return register
@@ -70,12 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser("outbox", help="list failed and pending outgoing messages")
     outbox.add_argument("--all", action="store_true", help="include sent messages")
     outbox.add_argument("--limit", type=int, default=50)
+
+    for name, (help_text, configure) in EXTRA_PARSERS.items():
+        configure(sub.add_parser(name, help=help_text))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import bot.commands  # noqa: F401  (registers the subcommands)
+    import importlib
 
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
