@@ -130,5 +130,14 @@ def _register_simulator(app: Flask, runtime: Runtime) -> None:
         register(app, runtime)
 
 
+def _register_module(module_name: str):  # type: ignore[no-untyped-def]
+    def register(app: Flask, runtime: Runtime) -> None:
+        import importlib
+
+        importlib.import_module(module_name).register(app, runtime)
+
+    return register
+
+
 # Web features beyond the webhook, each registering its own blueprint.
 WEB_FEATURES = [_register_simulator]

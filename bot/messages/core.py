@@ -1,8 +1,4 @@
-"""Every word the bot says, in one place: polite, short, plain Japanese (合理的配慮).
-
-Handlers never write wording inline; they call these and pass the result to ``compose``.
-Placeholders in ``{}`` are filled by ``compose.mention_text`` (mentions) or ``str.format``.
-"""
+"""Wording for joining, membership, help and errors."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Wording for the monthly network meeting."""

@@ -1,0 +1,1 @@
+"""Wording for 困りごと threads."""

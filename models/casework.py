@@ -1,0 +1,246 @@
+"""Plain functions that change threads, each leaving a timeline event (called inside one transaction).
+
+Handlers (chat), the dashboard and jobs all go through these, so every change is
+recorded the same way: who, when, through which door, and what changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.network import Member, Network
+from models.privacy import Masked, mask
+from models.thread import EventKind, Outcome, Response, ResponseKind, Thread, ThreadEvent, ThreadState
+
+SUMMARY_LIMIT = 1000
+RESPONSE_LIMIT = 500
+
+OUTCOME_LABELS = {
+    Outcome.RESOLVED: "解決",
+    Outcome.EASED: "緩和",
+    Outcome.REFERRED: "つなぎ",
+    Outcome.ACCOMPANYING: "伴走",
+    Outcome.ENDED: "終了",
+    Outcome.WITHDRAWN: "取り下げ",
+}
+OUTCOME_BY_LABEL = {label: outcome for outcome, label in OUTCOME_LABELS.items()}
+
+
+def record_event(
+    session: Session,
+    thread: Thread,
+    kind: EventKind,
+    now: datetime,
+    *,
+    actor: Member | None = None,
+    via: str = "chat",
+    **detail: Any,
+) -> ThreadEvent:
+    event = ThreadEvent(
+        thread_id=thread.id,
+        at=now,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        organization_id=actor.organization_id if actor else None,
+        via=via,
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def next_number(session: Session, network: Network) -> int:
+    # One UPDATE takes the row lock on PostgreSQL, so concurrent posts get distinct numbers.
+    session.execute(update(Network).where(Network.id == network.id).values(thread_counter=Network.thread_counter + 1))
+    session.refresh(network, ["thread_counter"])
+    return network.thread_counter
+
+
+def post_thread(
+    session: Session,
+    network: Network,
+    poster: Member,
+    text: str,
+    now: datetime,
+    *,
+    message_id: str | None = None,
+    category: str = "その他",
+    area: str | None = None,
+) -> tuple[Thread, Masked]:
+    """Open a thread; only the masked text is kept."""
+    masked = mask(text[:SUMMARY_LIMIT])
+    thread = Thread(
+        network_id=network.id,
+        number=next_number(session, network),
+        poster_id=poster.id,
+        organization_id=poster.organization_id,
+        summary=masked.text,
+        masked_kinds=list(masked.kinds),
+        message_id=message_id,
+        category=category,
+        area=area,
+        posted_at=now,
+    )
+    session.add(thread)
+    session.flush()
+    record_event(session, thread, EventKind.POSTED, now, actor=poster, category=category, area=area)
+    return thread, masked
+
+
+def thread_by_number(session: Session, network: Network, number: int) -> Thread | None:
+    return session.scalar(select(Thread).where(Thread.network_id == network.id, Thread.number == number))
+
+
+def can_manage(member: Member | None, thread: Thread) -> bool:
+    """The poster's organization, a coordinator or an organizer may record outcomes."""
+    if member is None:
+        return False
+    if member.can_coordinate:
+        return True
+    if thread.poster_id == member.id:
+        return True
+    return member.organization_id is not None and member.organization_id == thread.organization_id
+
+
+def correct(session: Session, thread: Thread, actor: Member | None, now: datetime, **changes: str | None) -> None:
+    """Change 分野 or 地区; the previous values stay in the timeline."""
+    before = {key: getattr(thread, key) for key in changes}
+    for key, value in changes.items():
+        setattr(thread, key, value)
+    record_event(session, thread, EventKind.CORRECTED, now, actor=actor, before=before, after=changes)
+
+
+COUNTERS = {
+    ResponseKind.CONNECTION: "connection_count",
+    ResponseKind.OFFER: "offer_count",
+    ResponseKind.COMMENT: "comment_count",
+    ResponseKind.WATCH: "watcher_count",
+}
+EVENT_FOR = {
+    ResponseKind.CONNECTION: EventKind.RESPONSE,
+    ResponseKind.OFFER: EventKind.RESPONSE,
+    ResponseKind.COMMENT: EventKind.COMMENT,
+    ResponseKind.WATCH: EventKind.WATCH,
+}
+
+
+def add_response(
+    session: Session,
+    thread: Thread,
+    member: Member,
+    kind: ResponseKind,
+    text: str | None,
+    now: datetime,
+    *,
+    message_id: str | None = None,
+) -> tuple[Response, Masked | None]:
+    masked = mask(text[:RESPONSE_LIMIT]) if text else None
+    response = Response(
+        thread_id=thread.id,
+        member_id=member.id,
+        organization_id=member.organization_id,
+        kind=kind,
+        text=masked.text if masked else None,
+        message_id=message_id,
+        created_at=now,
+    )
+    session.add(response)
+    counter = COUNTERS[kind]
+    setattr(thread, counter, getattr(thread, counter) + 1)
+    if kind in (ResponseKind.CONNECTION, ResponseKind.OFFER) and thread.first_response_at is None:
+        thread.first_response_at = now
+    session.flush()
+    record_event(session, thread, EVENT_FOR[kind], now, actor=member, response_id=response.id, kind=str(kind))
+    return response, masked
+
+
+def watching(session: Session, thread: Thread, member: Member) -> bool:
+    return (
+        session.scalar(
+            select(Response.id).where(
+                Response.thread_id == thread.id, Response.member_id == member.id, Response.kind == ResponseKind.WATCH
+            )
+        )
+        is not None
+    )
+
+
+def set_outcome(
+    session: Session,
+    thread: Thread,
+    actor: Member | None,
+    outcome: Outcome,
+    now: datetime,
+    *,
+    referred_to: str | None = None,
+    end_reason: str | None = None,
+    reason: str | None = None,
+    via: str = "chat",
+) -> ThreadEvent:
+    """Record how a thread ended (or that it is accompanied: 伴走 keeps it open).
+
+    ``reason`` is the justification of a correction (the dashboard requires one);
+    ``end_reason`` is why a thread ended (終了).
+    """
+    before = {
+        "state": thread.state,
+        "outcome": thread.outcome,
+        "referred_to": thread.referred_to,
+        "end_reason": thread.end_reason,
+    }
+    thread.outcome = outcome
+    thread.outcome_at = now
+    thread.referred_to = referred_to if outcome == Outcome.REFERRED else None
+    thread.end_reason = end_reason if outcome == Outcome.ENDED else None
+    if outcome.closes:
+        thread.state = ThreadState.CLOSED
+        thread.closed_at = now
+    else:
+        thread.state = ThreadState.OPEN
+        thread.closed_at = None
+    detail: dict[str, Any] = {"before": before, "outcome": str(outcome)}
+    if thread.referred_to:
+        detail["referred_to"] = thread.referred_to
+    if thread.end_reason:
+        detail["end_reason"] = thread.end_reason
+    if reason:
+        detail["reason"] = reason
+    return record_event(session, thread, EventKind.OUTCOME, now, actor=actor, via=via, **detail)
+
+
+def reopen(session: Session, thread: Thread, actor: Member | None, now: datetime, *, via: str = "chat") -> ThreadEvent:
+    before = {"state": thread.state, "outcome": thread.outcome}
+    thread.state = ThreadState.OPEN
+    thread.outcome = None
+    thread.outcome_at = None
+    thread.closed_at = None
+    thread.referred_to = None
+    thread.end_reason = None
+    return record_event(session, thread, EventKind.REOPENED, now, actor=actor, via=via, before=before)
+
+
+def retract(session: Session, thread: Thread, now: datetime) -> None:
+    """LINE's unsend: the stored text goes; the number, state and timeline stay."""
+    thread.summary = None
+    thread.retracted = True
+    record_event(session, thread, EventKind.RETRACTED, now)
+
+
+def edit_summary(session: Session, thread: Thread, text: str, now: datetime) -> Masked:
+    masked = mask(text[:SUMMARY_LIMIT])
+    thread.summary = masked.text
+    thread.masked_kinds = list(masked.kinds)
+    record_event(session, thread, EventKind.EDITED, now, masked=list(masked.kinds))
+    return masked
+
+
+def request_meeting(session: Session, thread: Thread, actor: Member | None, now: datetime) -> bool:
+    if thread.meeting_requested:
+        return False
+    thread.meeting_requested = True
+    record_event(session, thread, EventKind.MEETING_REQUESTED, now, actor=actor)
+    return True
