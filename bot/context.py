@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ class Context:
     now: datetime
     settings: Any = None  # bot.config.Config
     replies: list[dict[str, Any]] = field(default_factory=list)
+    reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
 
     # --- who and where ------------------------------------------------------
     @property
@@ -58,6 +60,16 @@ class Context:
             return datetime.fromtimestamp(millis / 1000, UTC)
         return self.now
 
+    @property
+    def text(self) -> str:
+        """The message text exactly as sent (commands are matched on an NFKC copy)."""
+        return str((self.raw.get("message") or {}).get("text", ""))
+
+    def text_after(self, prefix: str, fallback: str) -> str:
+        """The original text after a command prefix, so stored text keeps the sender's own characters."""
+        match = re.match(prefix, self.text, re.DOTALL | re.IGNORECASE)
+        return self.text[match.end() :].strip() if match else fallback
+
     def network(self) -> Network | None:
         if not self.group_id:
             return None
@@ -76,10 +88,19 @@ class Context:
         """Answer in the chat the event came from (sent with the reply token when fresh)."""
         self.replies.extend(messages)
 
-    def push(self, chat_id: str, *messages: dict[str, Any], dedupe_key: str | None = None) -> None:
-        outbox.enqueue(self.session, chat_id, list(messages), now=self.now, dedupe_key=dedupe_key)
+    def push(
+        self, chat_id: str, *messages: dict[str, Any], dedupe_key: str | None = None, topic: str | None = None
+    ) -> None:
+        outbox.enqueue(self.session, chat_id, list(messages), now=self.now, dedupe_key=dedupe_key, topic=topic)
 
     def flush_replies(self) -> None:
         if self.replies and self.chat_id:
-            outbox.enqueue(self.session, self.chat_id, self.replies, now=self.now, reply_token=self.reply_token)
+            outbox.enqueue(
+                self.session,
+                self.chat_id,
+                self.replies,
+                now=self.now,
+                reply_token=self.reply_token,
+                topic=self.reply_topic,
+            )
         self.replies = []

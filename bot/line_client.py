@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -44,13 +44,20 @@ class Result:
     request_id: str | None = None
     retry_after: float | None = None
     data: Any = None
+    via: str = ""
+    sent_ids: list[str] = field(default_factory=list)  # ids LINE gave the messages (sentMessages)
+
+
+def _error_body(body: Any) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _error_message(body: Any) -> str:
-    try:
-        return str(json.loads(body).get("message", ""))
-    except (TypeError, ValueError, AttributeError):
-        return ""
+    return str(_error_body(body).get("message", ""))
 
 
 def classify(exc: Exception) -> Result:
@@ -62,7 +69,10 @@ def classify(exc: Exception) -> Result:
         if status == 0:
             return Result(Outcome.AMBIGUOUS, 0, str(exc.reason or "connection error"))
         if status == 409:
-            return Result(Outcome.ALREADY_ACCEPTED, status, message, request_id)
+            # LINE returns the original sentMessages with a replayed retry key.
+            sent = _error_body(exc.body).get("sentMessages") or []
+            ids = [str(m["id"]) for m in sent if isinstance(m, dict) and "id" in m]
+            return Result(Outcome.ALREADY_ACCEPTED, status, message, request_id, sent_ids=ids)
         if status == 429 and "monthly limit" in message.lower():
             return Result(Outcome.MONTHLY_LIMIT, status, message, request_id)
         if status == 429 or status >= 500:
@@ -102,7 +112,15 @@ class LineGateway:
         except Exception as exc:  # sorted by classify; anything else re-raises there
             return classify(exc)
         headers = response.headers or {}
-        return Result(Outcome.SENT, response.status_code, "", headers.get("x-line-request-id"), data=response.data)
+        sent = getattr(response.data, "sent_messages", None) or []
+        return Result(
+            Outcome.SENT,
+            response.status_code,
+            "",
+            headers.get("x-line-request-id"),
+            data=response.data,
+            sent_ids=[str(m.id) for m in sent],
+        )
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> Result:
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})

@@ -29,6 +29,7 @@ def enqueue(
     now: datetime,
     reply_token: str | None = None,
     dedupe_key: str | None = None,
+    topic: str | None = None,
 ) -> list[OutboxMessage]:
     """Add messages for one chat, in order; the reply token (single use) goes on the first row only.
 
@@ -44,6 +45,7 @@ def enqueue(
             reply_token=reply_token if index == 0 else None,
             reply_deadline=now + REPLY_TOKEN_LIFETIME if reply_token and index == 0 else None,
             dedupe_key=key,
+            topic=topic,
             created_at=now,
             next_attempt_at=now,
         )

@@ -21,13 +21,14 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.line_client import LineGateway, Outcome, Result
 from bot.lookups import run_lookup
-from models import OutboxMessage, OutboxStatus, ReplyState
+from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class Sender:
             result = self.gateway.reply(row.reply_token, row.messages)
             if result.outcome == Outcome.INVALID_REPLY_TOKEN and previous == ReplyState.ATTEMPTED:
                 log.warning("outbox #%s: reply token already used by an earlier attempt: delivered", row.id)
-                return Result(Outcome.SENT, result.status, "reply token used by an earlier attempt")
+                return Result(Outcome.SENT, result.status, "reply token used by an earlier attempt", via="reply")
             if result.outcome == Outcome.INVALID_REPLY_TOKEN:
                 self._set_reply_state(row, ReplyState.REJECTED)
             elif result.outcome == Outcome.RETRY:
@@ -166,19 +167,18 @@ class Sender:
                 self._set_reply_state(row, ReplyState.NONE)
                 return result
             else:
-                if result.outcome == Outcome.SENT:
-                    result.data = "reply"
+                result.via = "reply"
                 return result
         if row.reply_token and row.reply_state == ReplyState.ATTEMPTED:
             log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
         result = self.gateway.push(row.chat_id, row.messages, row.retry_key)
-        result.data = "push"
+        result.via = "push"
         return result
 
     def _record(self, row: OutboxMessage, result: Result) -> bool:
         if result.outcome in (Outcome.SENT, Outcome.ALREADY_ACCEPTED):
-            via = result.data if isinstance(result.data, str) else "push"
-            self._mark(row, OutboxStatus.SENT, request_id=result.request_id, via=via)
+            via = result.via or "push"
+            self._mark(row, OutboxStatus.SENT, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
             log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
             return True
         if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
@@ -237,7 +237,7 @@ class Sender:
                 update(OutboxMessage).where(OutboxMessage.id == row.id).values(locked_until=None, locked_by=None)
             )
 
-    def _mark(self, row: OutboxMessage, status: OutboxStatus, **kwargs: str | None) -> None:
+    def _mark(self, row: OutboxMessage, status: OutboxStatus, **kwargs: Any) -> None:
         with self.sessions.begin() as session:
             self._mark_in(session, row, status, **kwargs)
 
@@ -250,10 +250,15 @@ class Sender:
         error: str | None = None,
         request_id: str | None = None,
         via: str | None = None,
+        sent_ids: list[str] | None = None,
     ) -> None:
         values: dict[str, object] = {"status": status, "locked_until": None, "locked_by": None}
         if status == OutboxStatus.SENT:
             values.update(sent_at=self.now(), line_request_id=request_id, sent_via=via)
+            if row.topic:
+                # Remember what the bot's messages were about, for quote-replies to them.
+                for line_id in sent_ids or []:
+                    session.merge(SentMessage(line_message_id=line_id[:32], outbox_id=row.id))
         if error is not None:
             values["last_error"] = error
         session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))

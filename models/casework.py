@@ -154,7 +154,7 @@ def add_response(
     if kind in (ResponseKind.CONNECTION, ResponseKind.OFFER) and thread.first_response_at is None:
         thread.first_response_at = now
     session.flush()
-    record_event(session, thread, EVENT_FOR[kind], now, actor=member, response_id=response.id, kind=str(kind))
+    record_event(session, thread, EVENT_FOR[kind], now, actor=member, response_id=response.id, response_kind=str(kind))
     return response, masked
 
 

@@ -1,0 +1,61 @@
+"""LINE's unsend and messageEdited: the stored text follows what the sender did to their message."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import cards
+from bot.context import Context
+from bot.registry import on_event
+from handlers.threads import POST_PREFIX
+from models import Response, Thread
+from models.casework import edit_summary, record_event, retract
+from models.privacy import Masked, mask
+from models.thread import EventKind
+
+
+def _network_id(ctx: Context) -> int | None:
+    net = ctx.network()
+    return net.id if net else None
+
+
+@on_event("unsend")
+def unsent(ctx: Context) -> None:
+    message_id = str((ctx.raw.get("unsend") or {}).get("messageId", ""))
+    network_id = _network_id(ctx)
+    if not message_id or network_id is None:
+        return
+    for thread in ctx.session.scalars(
+        select(Thread).where(Thread.network_id == network_id, Thread.message_id == message_id)
+    ):
+        retract(ctx.session, thread, ctx.now)
+    for response in ctx.session.scalars(
+        select(Response).join(Thread).where(Thread.network_id == network_id, Response.message_id == message_id)
+    ):
+        response.text = None
+        record_event(ctx.session, response.thread, EventKind.RETRACTED, ctx.now, response_id=response.id)
+
+
+@on_event("messageEdited")
+def edited(ctx: Context) -> None:
+    message = ctx.raw.get("message") or {}
+    message_id, text = str(message.get("id", "")), message.get("text")
+    network_id = _network_id(ctx)
+    if not message_id or network_id is None or not isinstance(text, str):
+        return
+    thread = ctx.session.scalar(select(Thread).where(Thread.network_id == network_id, Thread.message_id == message_id))
+    if thread is not None and not thread.retracted:
+        masked = edit_summary(ctx.session, thread, ctx.text_after(POST_PREFIX, text), ctx.now)
+        _warn_if_masked(ctx, masked)
+    for response in ctx.session.scalars(
+        select(Response).join(Thread).where(Thread.network_id == network_id, Response.message_id == message_id)
+    ):
+        masked = mask(text)
+        response.text = masked.text
+        record_event(ctx.session, response.thread, EventKind.EDITED, ctx.now, response_id=response.id)
+        _warn_if_masked(ctx, masked)
+
+
+def _warn_if_masked(ctx: Context, masked: Masked) -> None:
+    if masked.changed and ctx.user_id:
+        ctx.reply(cards.privacy_notice(ctx.user_id, masked))

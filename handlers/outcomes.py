@@ -1,0 +1,137 @@
+"""``#12 <verb> …``: text responses and outcomes (解決・緩和・つなぎ・伴走・終了・取り下げ・再開)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot import cards, compose, messages
+from bot.context import Context
+from bot.registry import describe, on_postback, on_text
+from handlers import access
+from handlers.responses import typed_response
+from models import Network, Outcome, ResponseKind, Thread
+from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, can_manage, reopen, set_outcome
+
+describe("#12 解決／緩和／伴走／取り下げ", "12番の結果を記録します（投稿した団体・コーディネーター）", order=50)
+describe("#12 つなぎ 機関名", "専門機関につないだことを記録します", order=51)
+describe("#12 終了 理由", "解決に至らず終了したことを理由とともに記録します", order=52)
+describe("#12 再開", "終了した困りごとを再開します", order=53)
+
+VERB_PREFIX = r"\s*[#＃][0-9０-９]+\s*\S+\s*"
+RESPONSE_VERBS = {
+    "伝手": ResponseKind.CONNECTION,
+    "伝手あり": ResponseKind.CONNECTION,
+    "手伝えます": ResponseKind.OFFER,
+    "手伝える": ResponseKind.OFFER,
+    "申し出": ResponseKind.OFFER,
+}
+DETAIL_LIMIT = 100
+
+
+def _managed(ctx: Context, net: Network, n: str) -> Thread | None:
+    thread = access.thread(ctx, net, n)
+    if thread is None:
+        return None
+    if not can_manage(ctx.member(net), thread):
+        ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(thread.number)))
+        return None
+    return thread
+
+
+def record(ctx: Context, net: Network, n: str, outcome: Outcome, detail: str = "") -> None:
+    thread = _managed(ctx, net, n)
+    if thread is None:
+        return
+    if not thread.is_open:
+        label = OUTCOME_LABELS[Outcome(thread.outcome)] if thread.outcome else ""
+        ctx.reply(compose.text(messages.OUTCOME_ALREADY.format(number=thread.number, outcome=label)))
+        return
+    if thread.outcome == outcome == Outcome.ACCOMPANYING:
+        ctx.reply(compose.text(messages.OUTCOME_ALREADY.format(number=thread.number, outcome=OUTCOME_LABELS[outcome])))
+        return
+    detail = detail[:DETAIL_LIMIT]
+    if outcome == Outcome.REFERRED and not detail:
+        prompt = messages.ASK_REFERRED_TO.format(number=thread.number)
+        ctx.reply(cards.choices(prompt, thread.number, "t.refer", messages.REFERRAL_DESTINATIONS))
+        return
+    if outcome == Outcome.ENDED and not detail:
+        prompt = messages.ASK_END_REASON.format(number=thread.number)
+        ctx.reply(cards.choices(prompt, thread.number, "t.end", messages.END_REASONS))
+        return
+    set_outcome(
+        ctx.session,
+        thread,
+        ctx.member(net),
+        outcome,
+        ctx.now,
+        referred_to=detail or None,
+        end_reason=detail or None,
+    )
+    ctx.reply(
+        compose.text(
+            messages.OUTCOME_RECORDED[outcome].format(number=thread.number, referred_to=detail, end_reason=detail)
+        )
+    )
+
+
+def reopen_thread(ctx: Context, net: Network, n: str) -> None:
+    thread = _managed(ctx, net, n)
+    if thread is None:
+        return
+    if thread.is_open:
+        ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
+        return
+    reopen(ctx.session, thread, ctx.member(net), ctx.now)
+    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread))
+
+
+def _verb_action(verb: str) -> Callable[[Context, Network, str, str], None] | None:
+    if verb in RESPONSE_VERBS:
+        kind = RESPONSE_VERBS[verb]
+        return lambda ctx, net, n, rest: typed_response(ctx, net, n, kind, rest)
+    if verb in OUTCOME_BY_LABEL:
+        outcome = OUTCOME_BY_LABEL[verb]
+        return lambda ctx, net, n, rest: record(ctx, net, n, outcome, rest)
+    if verb == "再開":
+        return lambda ctx, net, n, rest: reopen_thread(ctx, net, n)
+    return None
+
+
+@on_text(r"#(?P<n>\d{1,9})\s*(?P<verb>[^\s\d]\S*?)(?:\s+(?P<rest>.*)|$)", priority=25)
+def thread_command(ctx: Context, n: str, verb: str, rest: str = "") -> None:
+    net = access.network(ctx)
+    if net is None:
+        return
+    action = _verb_action(verb)
+    if action is None:
+        ctx.reply(compose.text(messages.COMMAND_UNKNOWN.format(number=n, verb=verb)))
+        return
+    action(ctx, net, n, ctx.text_after(VERB_PREFIX, rest))
+
+
+@on_postback("t.outcome")
+def press_outcome(ctx: Context, n: str = "", o: str = "") -> None:
+    net = access.network(ctx)
+    if net is None or o not in Outcome.__members__.values():
+        return
+    record(ctx, net, n, Outcome(o))
+
+
+def _choice(options: tuple[str, ...], index: str) -> str | None:
+    return options[int(index)] if index.isdigit() and int(index) < len(options) else None
+
+
+@on_postback("t.refer")
+def press_referral(ctx: Context, n: str = "", i: str = "") -> None:
+    net = access.network(ctx)
+    choice = _choice(messages.REFERRAL_DESTINATIONS, i)
+    if net is not None and choice:
+        record(ctx, net, n, Outcome.REFERRED, choice)
+
+
+@on_postback("t.end")
+def press_end_reason(ctx: Context, n: str = "", i: str = "") -> None:
+    net = access.network(ctx)
+    choice = _choice(messages.END_REASONS, i)
+    if net is not None and choice:
+        record(ctx, net, n, Outcome.ENDED, choice)

@@ -1,0 +1,197 @@
+"""Answering a thread: 伝手 and offers (by button then one line, or typed), watching, quote-reply comments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from bot import cards, compose, messages
+from bot.context import Context
+from bot.registry import describe, on_any_text, on_postback
+from handlers import access
+from models import Member, Network, OutboxMessage, Outcome, PendingAnswer, ResponseKind, SentMessage, Thread
+from models.casework import OUTCOME_LABELS, RESPONSE_LIMIT, add_response, request_meeting, watching
+from models.membership import is_friend
+from models.settings import network_settings
+
+describe("#12 伝手 内容", "12番に伝手（つなげそうな人・団体）を返信します", order=40)
+describe("#12 手伝えます 内容", "12番にお手伝いを申し出ます", order=41)
+
+ASK = {ResponseKind.CONNECTION: messages.ASK_CONNECTION, ResponseKind.OFFER: messages.ASK_OFFER}
+
+
+def _open_thread(ctx: Context, net: Network, n: str) -> Thread | None:
+    thread = access.thread(ctx, net, n)
+    if thread is None:
+        return None
+    if thread.retracted:
+        ctx.reply(compose.text(messages.THREAD_RETRACTED.format(number=thread.number)))
+        return None
+    if not thread.is_open:
+        label = OUTCOME_LABELS[Outcome(thread.outcome)] if thread.outcome else ""
+        ctx.reply(compose.text(messages.THREAD_CLOSED.format(number=thread.number, outcome=label)))
+        return None
+    return thread
+
+
+def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: ResponseKind, text: str) -> None:
+    """Record a response and tell the poster (in the group, and 1:1 when they follow the bot)."""
+    if len(text) > RESPONSE_LIMIT:
+        ctx.reply(compose.text(messages.TEXT_TOO_LONG.format(limit=RESPONSE_LIMIT)))
+        return
+    message_id = (ctx.raw.get("message") or {}).get("id")
+    _, masked = add_response(ctx.session, thread, member, kind, text, ctx.now, message_id=message_id)
+    stored = masked.text if masked else ""
+    label = messages.RESPONSE_LABELS[kind]
+    org = member.organization.name if member.organization else ""
+    poster = thread.poster
+    ctx.reply_topic = f"thread:{thread.id}"
+    if poster is not None and poster.line_user_id != member.line_user_id:
+        ctx.reply(
+            compose.mention_text(
+                messages.RESPONSE_NOTIFY,
+                {"poster": poster.line_user_id},
+                number=str(thread.number),
+                org=org,
+                label=label,
+                text=stored,
+            )
+        )
+        if is_friend(ctx.session, poster.line_user_id):
+            ctx.push(
+                poster.line_user_id,
+                compose.text(
+                    messages.RESPONSE_NOTIFY_PUSH.format(number=thread.number, org=org, label=label, text=stored)
+                ),
+            )
+    else:
+        ctx.reply(compose.text(messages.RESPONSE_RECORDED.format(number=thread.number, label=label, text=stored)))
+    if masked and masked.changed:
+        ctx.reply(cards.privacy_notice(member.line_user_id, masked))
+
+
+def _start(ctx: Context, n: str, kind: ResponseKind) -> None:
+    net = access.network(ctx)
+    member = access.registered_member(ctx, net) if net else None
+    thread = _open_thread(ctx, net, n) if net and member else None
+    if net is None or member is None or thread is None:
+        return
+    minutes = network_settings(net).answer_minutes
+    ctx.session.execute(
+        delete(PendingAnswer).where(
+            PendingAnswer.network_id == net.id, PendingAnswer.line_user_id == member.line_user_id
+        )
+    )
+    ctx.session.add(
+        PendingAnswer(
+            network_id=net.id,
+            line_user_id=member.line_user_id,
+            thread_id=thread.id,
+            kind=kind,
+            expires_at=ctx.now + timedelta(minutes=minutes),
+        )
+    )
+    ctx.reply(compose.mention_text(ASK[kind], {"user": member.line_user_id}, number=str(thread.number)))
+
+
+@on_postback("t.connect")
+def press_connect(ctx: Context, n: str = "") -> None:
+    _start(ctx, n, ResponseKind.CONNECTION)
+
+
+@on_postback("t.offer")
+def press_offer(ctx: Context, n: str = "") -> None:
+    _start(ctx, n, ResponseKind.OFFER)
+
+
+@on_postback("t.watch")
+def press_watch(ctx: Context, n: str = "") -> None:
+    net = access.network(ctx)
+    member = access.registered_member(ctx, net) if net else None
+    thread = _open_thread(ctx, net, n) if net and member else None
+    if net is None or member is None or thread is None:
+        return
+    if watching(ctx.session, thread, member):
+        ctx.reply(
+            compose.mention_text(messages.WATCH_ALREADY, {"user": member.line_user_id}, number=str(thread.number))
+        )
+        return
+    add_response(ctx.session, thread, member, ResponseKind.WATCH, None, ctx.now)
+    ctx.reply(compose.mention_text(messages.WATCH_RECORDED, {"user": member.line_user_id}, number=str(thread.number)))
+
+
+@on_postback("t.meeting")
+def press_meeting(ctx: Context, n: str = "") -> None:
+    net = access.network(ctx)
+    member = access.registered_member(ctx, net) if net else None
+    thread = _open_thread(ctx, net, n) if net and member else None
+    if net is None or member is None or thread is None:
+        return
+    added = request_meeting(ctx.session, thread, member, ctx.now)
+    template = messages.MEETING_REQUESTED if added else messages.MEETING_ALREADY
+    ctx.reply(compose.text(template.format(number=thread.number)))
+
+
+def typed_response(ctx: Context, net: Network, n: str, kind: ResponseKind, text: str) -> None:
+    """``#12 伝手 内容`` / ``#12 手伝えます 内容`` (called by the #N command router)."""
+    member = access.registered_member(ctx, net)
+    thread = _open_thread(ctx, net, n) if member else None
+    if member is None or thread is None:
+        return
+    if not text:
+        ctx.reply(compose.text(messages.RESPONSE_USAGE.format(number=thread.number)))
+        return
+    respond(ctx, net, member, thread, kind, text)
+
+
+@on_any_text(priority=10)
+def pending_answer(ctx: Context, text: str) -> bool:
+    """The presser's next message in that group (within the time limit) is their answer."""
+    net = ctx.network() if ctx.in_group and ctx.user_id else None
+    if net is None:
+        return False
+    pending = ctx.session.scalar(
+        select(PendingAnswer).where(PendingAnswer.network_id == net.id, PendingAnswer.line_user_id == ctx.user_id)
+    )
+    if pending is None:
+        return False
+    ctx.session.delete(pending)
+    if pending.expires_at < ctx.now:
+        return False
+    member = ctx.member(net)
+    thread = ctx.session.get(Thread, pending.thread_id)
+    if member is None or thread is None or not member.registered or not thread.is_open:
+        return False
+    respond(ctx, net, member, thread, ResponseKind(pending.kind), ctx.text.strip())
+    return True
+
+
+@on_any_text(priority=20)
+def quote_comment(ctx: Context, text: str) -> bool:
+    """A quote-reply to the bot's card (or to the original post) becomes a comment on that thread."""
+    quoted = (ctx.raw.get("message") or {}).get("quotedMessageId")
+    net = ctx.network() if quoted and ctx.in_group else None
+    if net is None:
+        return False
+    thread = _quoted_thread(ctx, net, str(quoted))
+    if thread is None:
+        return False
+    member = access.registered_member(ctx, net)
+    if member is None:
+        return True
+    if _open_thread(ctx, net, str(thread.number)) is not None:
+        respond(ctx, net, member, thread, ResponseKind.COMMENT, ctx.text.strip())
+    return True
+
+
+def _quoted_thread(ctx: Context, net: Network, quoted: str) -> Thread | None:
+    topic = ctx.session.scalar(
+        select(OutboxMessage.topic)
+        .join(SentMessage, SentMessage.outbox_id == OutboxMessage.id)
+        .where(SentMessage.line_message_id == quoted)
+    )
+    if topic and topic.startswith("thread:"):
+        thread = ctx.session.get(Thread, int(topic.split(":", 1)[1]))
+        return thread if thread is not None and thread.network_id == net.id else None
+    return ctx.session.scalar(select(Thread).where(Thread.network_id == net.id, Thread.message_id == quoted))

@@ -1,0 +1,159 @@
+"""Posting a 困りごと, correcting its 分野/地区, listing threads, showing one, the network's areas."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot import cards, compose, messages
+from bot.context import Context
+from bot.registry import describe, on_any_text, on_command, on_postback, on_text
+from handlers import access
+from models import CATEGORIES, Area, Network, Thread, ThreadState
+from models.casework import SUMMARY_LIMIT, correct, post_thread
+from models.classify import guess_area, guess_category
+
+LIST_LIMIT = 30
+
+describe("困りごと 内容", "困りごとを投稿します（名前・電話番号は書かないでください）", order=20)
+describe("一覧", "受付中の困りごとを表示します", order=30)
+describe("#12", "12番の困りごとと経過を表示します", order=31)
+describe("地区登録 地区名 …", "地区を登録します（世話役）", order=80)
+
+
+def area_names(ctx: Context, net: Network) -> list[str]:
+    return list(ctx.session.scalars(select(Area.name).where(Area.network_id == net.id).order_by(Area.id)))
+
+
+def post(ctx: Context, text: str) -> None:
+    net = access.network(ctx)
+    member = access.registered_member(ctx, net) if net else None
+    if net is None or member is None:
+        return  # an unregistered sender's text is not stored
+    if not text:
+        ctx.reply(compose.text(messages.POST_USAGE))
+        return
+    if len(text) > SUMMARY_LIMIT:
+        ctx.reply(compose.text(messages.POST_TOO_LONG.format(limit=SUMMARY_LIMIT)))
+        return
+    areas = area_names(ctx, net)
+    message_id = (ctx.raw.get("message") or {}).get("id")
+    thread, masked = post_thread(
+        ctx.session,
+        net,
+        member,
+        text,
+        ctx.now,
+        message_id=message_id,
+        category=guess_category(text),
+        area=guess_area(text, areas),
+    )
+    ctx.reply_topic = f"thread:{thread.id}"
+    ctx.reply(cards.thread_card(thread, with_corrections=True, areas=areas))
+    if masked.changed and ctx.user_id:
+        ctx.reply(cards.privacy_notice(ctx.user_id, masked))
+
+
+POST_PREFIX = r"\s*[#＃]?(?:困りごと|こまりごと|困り事)[\s:：、]*"
+
+
+@on_text(r"#?(?:困りごと|こまりごと|困り事)(?:[\s:：、]+(?P<args>.*)|$)", priority=20)
+def post_command(ctx: Context, args: str = "") -> None:
+    post(ctx, ctx.text_after(POST_PREFIX, args))
+
+
+@on_any_text(priority=40)
+def post_by_mention(ctx: Context, text: str) -> bool:
+    """「@Kasane 高齢の方の…」: a mention of the bot with text is a post too."""
+    mention = (ctx.raw.get("message") or {}).get("mention") or {}
+    self_mentions = [m for m in mention.get("mentionees", []) if isinstance(m, dict) and m.get("isSelf")]
+    if not self_mentions or not ctx.in_group:
+        return False
+    raw_text = str((ctx.raw.get("message") or {}).get("text", ""))
+    for m in sorted(self_mentions, key=lambda m: m.get("index", 0), reverse=True):
+        start, length = int(m.get("index", 0)), int(m.get("length", 0))
+        raw_text = raw_text[:start] + raw_text[start + length :]
+    post(ctx, raw_text.strip())
+    return True
+
+
+def _managed_thread(ctx: Context, n: str) -> tuple[Network, Thread] | None:
+    net = access.network(ctx)
+    if net is None:
+        return None
+    thread = access.thread(ctx, net, n)
+    return (net, thread) if thread else None
+
+
+@on_postback("t.category")
+def set_category(ctx: Context, n: str = "", c: str = "") -> None:
+    found = _managed_thread(ctx, n)
+    if found is None or c not in CATEGORIES:
+        return
+    _, thread = found
+    correct(ctx.session, thread, ctx.member(), ctx.now, category=c)
+    ctx.reply(compose.text(messages.CATEGORY_SET.format(number=thread.number, category=c)))
+
+
+@on_postback("t.areas")
+def choose_area(ctx: Context, n: str = "") -> None:
+    found = _managed_thread(ctx, n)
+    if found is None:
+        return
+    net, thread = found
+    areas = area_names(ctx, net)
+    ctx.reply(cards.area_chooser(thread, areas) if areas else compose.text(messages.AREA_NONE))
+
+
+@on_postback("t.area")
+def set_area(ctx: Context, n: str = "", r: str = "") -> None:
+    found = _managed_thread(ctx, n)
+    if found is None:
+        return
+    net, thread = found
+    if r not in area_names(ctx, net):
+        ctx.reply(compose.text(messages.AREA_NONE))
+        return
+    correct(ctx.session, thread, ctx.member(), ctx.now, area=r)
+    ctx.reply(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
+
+
+@on_command("一覧", "#一覧", args=r"(?P<args>)")
+def list_open(ctx: Context, args: str = "") -> None:
+    net = access.network(ctx)
+    if net is None:
+        return
+    where = (Thread.network_id == net.id, Thread.state == ThreadState.OPEN)
+    total = ctx.session.scalar(select(func.count(Thread.id)).where(*where)) or 0
+    threads = list(ctx.session.scalars(select(Thread).where(*where).order_by(Thread.posted_at).limit(LIST_LIMIT)))
+    ctx.reply(cards.thread_list(threads, ctx.now, more=total - len(threads)))
+
+
+@on_text(r"#(?P<n>\d{1,9})", priority=30)
+def show(ctx: Context, n: str) -> None:
+    found = _managed_thread(ctx, n)
+    if found is None:
+        return
+    net, thread = found
+    ctx.reply_topic = f"thread:{thread.id}"
+    ctx.reply(cards.thread_card(thread), cards.timeline_text(thread, access.timezone(net)))
+
+
+@on_command("地区登録", "#地区登録")
+def register_areas(ctx: Context, args: str) -> None:
+    net = access.network(ctx)
+    if net is None or access.organizer(ctx, net) is None:
+        return
+    names = [name[:50] for name in args.replace("、", " ").replace(",", " ").split()]
+    if not names:
+        ctx.reply(compose.text(messages.AREAS_USAGE))
+        return
+    existing = set(area_names(ctx, net))
+    added = [name for name in dict.fromkeys(names) if name not in existing]
+    for name in added:
+        ctx.session.add(Area(network_id=net.id, name=name))
+    ctx.session.flush()
+    ctx.reply(
+        compose.text(
+            messages.AREAS_REGISTERED.format(areas="、".join(added) or "なし", all="、".join(area_names(ctx, net)))
+        )
+    )

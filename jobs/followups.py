@@ -1,0 +1,132 @@
+"""Following threads up so none is forgotten: nudge, flag for the meeting, ask how it went, 伴走 check-ins.
+
+A tick every few minutes works out what is due from the stored threads (so a missed
+tick, a restart or the simulator's clock jump all catch up). Each send has a unique
+outbox key per thread and step, written with its timeline event in one savepoint:
+two processes running the tick at once send each follow-up once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import cards, compose, messages, outbox
+from jobs import scheduled
+from models import EventKind, Network, Outcome, Thread, ThreadState
+from models.casework import record_event
+from models.settings import NetworkSettings, network_settings
+
+log = logging.getLogger(__name__)
+
+
+def in_quiet_window(settings: NetworkSettings, now: datetime, tz: ZoneInfo) -> bool:
+    """True when follow-ups may be sent (nobody wants a nudge at night)."""
+    start, end = settings.quiet_window
+    local = now.astimezone(tz).time()
+    return start <= local < end
+
+
+def send_once(
+    session: Session, thread: Thread, network: Network, step: str, message: list[dict[str, Any]], now: datetime
+) -> bool:
+    """Queue one follow-up and its timeline event, unless this (thread, step) was ever queued."""
+    key = f"followup:{thread.id}:{step}"
+    if outbox.already_queued(session, key):
+        return False
+    try:
+        with session.begin_nested():
+            outbox.enqueue(session, network.group_id, message, now=now, dedupe_key=key, topic=f"thread:{thread.id}")
+            record_event(session, thread, EventKind.FOLLOWUP, now, via="job", step=step)
+            session.flush()
+    except IntegrityError:
+        # Another process queued it first (the unique key decided): nothing more to do.
+        log.info("follow-up %s already queued elsewhere", key)
+        return False
+    return True
+
+
+def _open_threads(session: Session, network: Network, posted_before: datetime) -> Iterator[Thread]:
+    yield from session.scalars(
+        select(Thread)
+        .where(Thread.network_id == network.id, Thread.state == ThreadState.OPEN, Thread.retracted.is_(False))
+        .where(Thread.posted_at <= posted_before)
+        .order_by(Thread.posted_at)
+    )
+
+
+def nudge_unanswered(session: Session, network: Network, settings: NetworkSettings, now: datetime) -> int:
+    sent = 0
+    for thread in _open_threads(session, network, now - timedelta(days=settings.nudge_days)):
+        if thread.first_response_at is None and thread.outcome is None:
+            message = compose.text(messages.NUDGE.format(number=thread.number, summary=thread.summary or ""))
+            sent += send_once(session, thread, network, "nudge", [message], now)
+    return sent
+
+
+def flag_for_meeting(session: Session, network: Network, settings: NetworkSettings, now: datetime) -> int:
+    flagged = 0
+    for thread in _open_threads(session, network, now - timedelta(days=settings.flag_days)):
+        if thread.first_response_at is None and thread.flagged_at is None and thread.outcome is None:
+            thread.flagged_at = now
+            record_event(session, thread, EventKind.FLAGGED, now, via="job", reason="no_response")
+            flagged += 1
+    return flagged
+
+
+def ask_how_it_went(session: Session, network: Network, settings: NetworkSettings, now: datetime) -> int:
+    sent = 0
+    for thread in _open_threads(session, network, now - timedelta(days=settings.check_days)):
+        if thread.first_response_at is None or thread.outcome is not None or thread.poster is None:
+            continue
+        due = min(settings.check_max, (now - thread.posted_at).days // settings.check_days)
+        ask = compose.mention_text(
+            messages.FOLLOWUP_ASK, {"poster": thread.poster.line_user_id}, number=str(thread.number)
+        )
+        for step in range(1, due + 1):
+            # One step per tick: after downtime the poster gets one question, not two at once.
+            if send_once(session, thread, network, f"check{step}", [ask, cards.followup_card(thread)], now):
+                sent += 1
+                break
+    return sent
+
+
+def accompany_check_ins(session: Session, network: Network, settings: NetworkSettings, now: datetime) -> int:
+    sent = 0
+    accompanied = session.scalars(
+        select(Thread).where(
+            Thread.network_id == network.id,
+            Thread.state == ThreadState.OPEN,
+            Thread.outcome == Outcome.ACCOMPANYING,
+            Thread.outcome_at <= now - timedelta(days=settings.accompany_days),
+        )
+    )
+    for thread in accompanied:
+        period = (now - thread.outcome_at).days // settings.accompany_days
+        card = cards.followup_card(thread, accompanying=True)
+        step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
+        sent += send_once(session, thread, network, step, [card], now)
+    return sent
+
+
+STEPS = (nudge_unanswered, flag_for_meeting, ask_how_it_went, accompany_check_ins)
+
+
+@scheduled("interval", minutes=5)
+def follow_up(session: Session, now: datetime) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    networks = session.scalars(select(Network).where(Network.active.is_(True)))
+    for network in networks:
+        settings = network_settings(network)
+        if not in_quiet_window(settings, now, ZoneInfo(network.timezone or "Asia/Tokyo")):
+            continue
+        for step in STEPS:
+            totals[step.__name__] = totals.get(step.__name__, 0) + step(session, network, settings, now)
+    return totals
