@@ -6,6 +6,7 @@ command means adding a decorated function in ``handlers/``.
 
 from __future__ import annotations
 
+import inspect
 import re
 import unicodedata
 from collections.abc import Callable
@@ -120,7 +121,10 @@ class Registry:
         handler = self.postbacks.get(params.pop("a", ""))
         if handler is None:
             return False
-        handler(ctx, **params)
+        # Postback data comes back from LINE as we sent it, but an old card may carry keys
+        # a newer handler no longer takes: pass only what the handler declares.
+        accepted = inspect.signature(handler).parameters
+        handler(ctx, **{k: v for k, v in params.items() if k in accepted})
         return True
 
 
