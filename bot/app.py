@@ -87,7 +87,11 @@ def build_runtime(config: Config, *, clock: Clock | None = None, engine: Engine 
     token = config.channel_access_token or SIMULATOR_TOKEN
     gateway = LineGateway(line_base_url(config), token, timeout=config.get("line", "request_timeout"))
     sender = Sender(
-        sessions, gateway, clock.now, max_age=timedelta(hours=config.get("sender", "max_attempts_age_hours"))
+        sessions,
+        gateway,
+        clock.now,
+        max_age=timedelta(hours=config.get("sender", "max_attempts_age_hours")),
+        lease=timedelta(seconds=config.get("sender", "lease_seconds")),
     )
     processor = WebhookProcessor(sessions, registry, secret, clock.now, settings=config, after_commit=sender.wake)
     runtime = Runtime(config, engine, sessions, clock, registry, processor, sender)
@@ -140,4 +144,4 @@ def _register_module(module_name: str):  # type: ignore[no-untyped-def]
 
 
 # Web features beyond the webhook, each registering its own blueprint.
-WEB_FEATURES = [_register_simulator]
+WEB_FEATURES = [_register_simulator, _register_module("bot.calendar_feed")]

@@ -38,6 +38,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "in_process": (bool, True),
         "poll_interval": (float, 1.0),
         "max_attempts_age_hours": (float, 23.0),
+        "lease_seconds": (float, 30.0),
     },
 }
 
