@@ -6,8 +6,11 @@ PostgreSQL database named by ``KASANE_TEST_POSTGRES_URL`` (``.ci/run`` does both
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -168,3 +171,39 @@ def world(client, runtime, platform: FakeLinePlatform) -> World:  # type: ignore
 def session(runtime):  # type: ignore[no-untyped-def]
     with runtime.sessions() as session:
         yield session
+
+
+# --- privacy guard over the whole suite ----------------------------------------------
+PHONE_OR_EMAIL = re.compile(r"0\d{1,4}[-‐ー−–]\d{1,4}[-‐ー−–]\d{3,4}|[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_identifiers_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test: nothing logged may look like a phone number or an e-mail address.
+
+    Tests post such identifiers on purpose; they must be masked before anything is
+    stored, and never reach a log line (NFKC first: full-width digits are digits).
+    """
+    recorder = _Recorder()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(previous)
+    if request.node.get_closest_marker("allow_identifiers_in_logs"):
+        return
+    leaked = [line for line in recorder.lines if PHONE_OR_EMAIL.search(unicodedata.normalize("NFKC", line))]
+    assert not leaked, f"identifiers in log output: {leaked[:3]}"
