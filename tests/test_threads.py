@@ -291,3 +291,14 @@ def test_redelivery_of_every_step_changes_nothing(world, net, session):
 
     assert dump_database(session) == before
     assert len(world.platform.deliveries()) == deliveries
+
+
+def test_mentioning_the_bot_with_text_posts_a_trouble(world, net, session):
+    group, _, _, carol, _ = net
+    text = "@Kasane 買い物の付き添いを探しています"
+    mentionee = {"index": 0, "length": 7, "type": "user", "userId": world.platform.bot_user_id, "isSelf": True}
+
+    card = world.send(world.line.text(group.id, carol.id, text, mentionees=[mentionee]))
+
+    assert card.texts[0].startswith("#1 困りごと\n買い物の付き添いを探しています")
+    assert thread(session, 1).summary == "買い物の付き添いを探しています"
