@@ -84,7 +84,9 @@ def test_role_grant_list_revoke(tmp_path: Path, capsys, database_url, session):
     path = write_config(tmp_path, database_url)
     user = "U" + "b" * 32
 
-    assert main(["--config", str(path), "role", "grant", "--network", "1", "--user", user, "--role", "coordinator"]) == 0
+    assert (
+        main(["--config", str(path), "role", "grant", "--network", "1", "--user", user, "--role", "coordinator"]) == 0
+    )
     assert main(["--config", str(path), "role", "list", "--network", "1"]) == 0
     assert f"{user}\tcoordinator" in capsys.readouterr().out
     assert main(["--config", str(path), "role", "revoke", "--network", "1", "--user", user]) == 0
@@ -97,7 +99,9 @@ def test_outbox_lists_failed_and_pending(tmp_path: Path, capsys, database_url, s
     now = clock.now()
     session.add_all(
         [
-            OutboxMessage(chat_id="Cfailed", messages=[], status="failed", last_error="rejected: 400 bad", created_at=now),
+            OutboxMessage(
+                chat_id="Cfailed", messages=[], status="failed", last_error="rejected: 400 bad", created_at=now
+            ),
             OutboxMessage(chat_id="Cpending", messages=[], created_at=now),
             OutboxMessage(chat_id="Csent", messages=[], status="sent", created_at=now),
         ]
@@ -155,3 +159,35 @@ def test_serve_refuses_an_unmigrated_postgres_and_busy_port(tmp_path: Path, caps
         path = write_config(tmp_path, f"sqlite:///{db}", port=port)
         assert main(["--config", str(path), "serve", "--no-scheduler"]) == 2
     assert "cannot listen on" in capsys.readouterr().err
+
+
+def test_network_list_and_settings(tmp_path: Path, capsys, database_url, session):
+    session.add(Network(group_id="C" + "c" * 32, name="南部ネット"))
+    session.commit()
+    path = write_config(tmp_path, database_url)
+
+    assert main(["--config", str(path), "network", "list"]) == 0
+    assert "1\tyes\t0\t0\t南部ネット" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "--config",
+                str(path),
+                "network",
+                "settings",
+                "--network",
+                "1",
+                "--set",
+                "nudge_days=5",
+                "--set",
+                "quiet_end=19:00",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "nudge_days = 5" in out and "quiet_end = 19:00" in out and "flag_days = 7" in out
+    assert main(["--config", str(path), "network", "settings", "--network", "1", "--set", "nudge_days=0"]) == 2
+    assert main(["--config", str(path), "network", "settings", "--network", "1", "--set", "colour=blue"]) == 2
+    assert main(["--config", str(path), "network", "settings", "--network", "1", "--set", "quiet_start=25:00"]) == 2
+    assert "unknown setting 'colour'" in capsys.readouterr().err
