@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-sender", action="store_true", help="leave sending to a separate `kasane worker`")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs here")
+    help_time = "simulator: start the clock at ISO-8601 (default: now) and enable its clock control"
+    serve.add_argument("--simulate-time", nargs="?", const="now", metavar="ISO-8601", help=help_time)
 
     worker = sub.add_parser("worker", help="run the outbox sender and the scheduler without a web server")
     worker.add_argument("--no-scheduler", action="store_true")

@@ -41,6 +41,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     from waitress import create_server
 
     from bot.app import create_app, line_base_url
+    from bot.simulator.clock import CLOCK_ENABLED, simulated_clock
 
     if args.host:
         config.values["server"]["host"] = args.host
@@ -50,8 +51,10 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         log.info(
             "simulator mode: no LINE credentials, using the built-in fake LINE platform at %s", line_base_url(config)
         )
+    clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
     prepare_database(config)
-    app = create_app(config)
+    app = create_app(config, clock=clock)
+    app.config[CLOCK_ENABLED] = clock is not None
     runtime = app.extensions["kasane"]
     host, port = config.get("server", "host"), config.get("server", "port")
     try:

@@ -28,7 +28,12 @@ def unsent(ctx: Context) -> None:
     for thread in ctx.session.scalars(
         select(Thread).where(Thread.network_id == network_id, Thread.message_id == message_id)
     ):
-        retract(ctx.session, thread, ctx.now)
+        if thread.masked_kinds:
+            # The bot itself asked for this unsend after masking: the poster removed the
+            # identifiers from the group, not the trouble. The masked summary stays.
+            record_event(ctx.session, thread, EventKind.RETRACTED, ctx.now, original_only=True)
+        else:
+            retract(ctx.session, thread, ctx.now)
     for response in ctx.session.scalars(
         select(Response).join(Thread).where(Thread.network_id == network_id, Response.message_id == message_id)
     ):

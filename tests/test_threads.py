@@ -302,3 +302,16 @@ def test_mentioning_the_bot_with_text_posts_a_trouble(world, net, session):
 
     assert card.texts[0].startswith("#1 困りごと\n買い物の付き添いを探しています")
     assert thread(session, 1).summary == "買い物の付き添いを探しています"
+
+
+def test_unsending_after_the_privacy_notice_keeps_the_masked_thread(world, net, session):
+    group, _, bob, carol, _ = net
+    event = world.line.text(group.id, carol.id, "困りごと 佐藤さん（090-1234-5678）の通院の付き添い")
+    notice = world.send(event)
+    assert "伏せた内容は記録に残ります" in notice.text
+
+    world.send(world.line.unsend(group.id, carol.id, event["message"]["id"]))
+
+    t = thread(session, 1)
+    assert not t.retracted and t.summary == "［氏名］さん（［電話番号］）の通院の付き添い"
+    assert "東部地域包括支援センターから伝手" in bob.says(group, "#1 伝手 社協の移送サービス").text

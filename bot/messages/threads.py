@@ -36,7 +36,7 @@ NETWORK_UNKNOWN = (
 
 PRIVACY_MASKED = (
     "{user} さん、個人が特定できる情報（{kinds}）を伏せて記録しました。\n"
-    "元のメッセージの「送信取消」もご検討ください。\n"
+    "元のメッセージの「送信取消」もご検討ください（伏せた内容は記録に残ります）。\n"
     "記録した内容：{summary}"
 )
 PRIVACY_KIND_LABELS = {
