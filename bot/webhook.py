@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,24 @@ def event_key(raw: dict[str, Any]) -> str:
         return event_id[:80]
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(value: Any) -> Any:
+    """Replace lone UTF-16 surrogates (valid JSON, e.g. "\\ud800", but not encodable as UTF-8).
+
+    json.loads joins proper surrogate pairs (LINE's escaped emoji) into one character, so
+    any surrogate left is broken input: it would fail on the way into the database.
+    """
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean(key): clean(item) for key, item in value.items()}
+    return value
 
 
 def parse_event(raw: dict[str, Any]) -> Any | None:
@@ -85,6 +104,10 @@ class WebhookProcessor:
     def handle_event(self, raw: Any) -> str:
         if not isinstance(raw, dict):
             log.info("webhook: skipped an event that is not an object")
+            return "invalid"
+        raw = clean(raw)
+        if not isinstance(raw.get("source", {}), dict):
+            log.info("event %s: skipped, its source is not an object", event_key(raw))
             return "invalid"
         key = event_key(raw)
         if raw.get("mode") == "standby":

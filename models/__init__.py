@@ -2,6 +2,14 @@
 
 from models.base import Base, UTCDateTime, utcnow
 from models.event import ProcessedEvent
+from models.meeting import (
+    AgendaChange,
+    CalendarFeed,
+    MeetingAttendance,
+    MeetingChange,
+    MeetingRecord,
+    MeetingSchedule,
+)
 from models.network import Friend, Member, Network, Organization, OrgKind, Role
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.thread import (
@@ -18,6 +26,12 @@ from models.thread import (
 )
 
 __all__ = [
+    "AgendaChange",
+    "CalendarFeed",
+    "MeetingAttendance",
+    "MeetingChange",
+    "MeetingRecord",
+    "MeetingSchedule",
     "CATEGORIES",
     "Area",
     "EventKind",

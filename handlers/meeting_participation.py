@@ -1,0 +1,164 @@
+"""Around the meeting: attendance answers, agenda changes, records of what was discussed, the calendar URL."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import select
+
+from bot import compose, messages
+from bot.calendar_feed import feed_url
+from bot.context import Context
+from bot.registry import on_command, on_postback
+from handlers.meetings import in_network, organizer, today
+from models import Member, Network, Role, Thread
+from models.casework import thread_by_number
+from models.meeting import ANSWERS, answer, feed_of, find_occurrence, next_meeting, previous_meeting, schedule_of
+from models.meeting_agenda import change_agenda, record_discussed
+from models.meeting_rule import RuleError, iso_date, parse_past_date
+
+NUMBERS = re.compile(r"#?(\d{1,7})")
+
+
+# --- agenda and records -----------------------------------------------------------------------------
+def _threads(ctx: Context, network: Network, text: str) -> list[Thread] | None:
+    numbers = [int(n) for n in NUMBERS.findall(text)]
+    if not numbers or NUMBERS.sub("", text).strip(" ,、"):
+        return None
+    found = {n: thread_by_number(ctx.session, network, n) for n in dict.fromkeys(numbers)}
+    missing = [f"#{n}" for n, thread in found.items() if thread is None]
+    if missing:
+        ctx.reply(compose.text(messages.MEETING_THREADS_NOT_FOUND.format(numbers="、".join(missing))))
+        return []
+    return [thread for thread in found.values() if thread is not None]
+
+
+def _numbers(threads: list[Thread]) -> str:
+    return "、".join(f"#{t.number}" for t in threads)
+
+
+@on_command("議題追加")
+def add_items(ctx: Context, args: str) -> None:
+    change_items(ctx, args, "add")
+
+
+@on_command("議題削除")
+def drop_items(ctx: Context, args: str) -> None:
+    change_items(ctx, args, "drop")
+
+
+def change_items(ctx: Context, args: str, action: str) -> None:
+    allowed = organizer(ctx)
+    if allowed is None:
+        return
+    network, member = allowed
+    threads = _threads(ctx, network, args)
+    if threads is None:
+        ctx.reply(compose.text(messages.MEETING_AGENDA_FORMS))
+        return
+    if not threads:
+        return
+    upcoming = next_meeting(ctx.session, network, ctx.now)
+    if upcoming is None:
+        ctx.reply(compose.text(messages.MEETING_NOT_SET))
+        return
+    for thread in threads:
+        change_agenda(ctx.session, network, upcoming.original, thread, action, member, ctx.now)
+    template = messages.MEETING_AGENDA_ADDED if action == "add" else messages.MEETING_AGENDA_DROPPED
+    label = messages.meeting_day_label(upcoming.start.date())
+    ctx.reply(compose.text(template.format(day=label, numbers=_numbers(threads))))
+
+
+@on_command("会議記録")
+def record_meeting(ctx: Context, args: str) -> None:
+    found = in_network(ctx)
+    if found is None:
+        return
+    network, member = found
+    if member is None or not member.can_coordinate:
+        ctx.reply(compose.text(messages.MEETING_RECORD_NOT_ALLOWED))
+        return
+    head, _, tail = args.partition(" ")
+    meeting = parse_past_date(head, today(ctx, network)) if head and not head.startswith("#") else None
+    if isinstance(meeting, RuleError):
+        ctx.reply(compose.text(messages.MEETING_RECORD_FORMS))
+        return
+    threads = _threads(ctx, network, tail if meeting else args)
+    if threads is None:
+        ctx.reply(compose.text(messages.MEETING_RECORD_FORMS))
+        return
+    if not threads:
+        return
+    meeting = meeting or _last_meeting_day(ctx, network)
+    recorded = record_discussed(ctx.session, network, meeting, threads, member, ctx.now)
+    label = messages.meeting_day_label(meeting)
+    if recorded:
+        ctx.reply(compose.text(messages.MEETING_RECORDED.format(day=label, numbers=_numbers(recorded))))
+    already = [t for t in threads if t not in recorded]
+    if already:
+        ctx.reply(compose.text(messages.MEETING_RECORDED_ALREADY.format(day=label, numbers=_numbers(already))))
+
+
+def _last_meeting_day(ctx: Context, network: Network) -> date:
+    """The meeting that started last (a meeting held without a schedule is recorded on today)."""
+    last = previous_meeting(ctx.session, network, ctx.now)
+    return last.original if last else today(ctx, network)
+
+
+# --- attendance ------------------------------------------------------------------------------------
+@on_postback("meeting.rsvp")
+def rsvp(ctx: Context, d: str = "", r: str = "") -> None:
+    network = ctx.network()
+    member = ctx.member(network) if network else None
+    if network is None or r not in ANSWERS:
+        return
+    if member is None or member.organization is None:
+        ctx.reply(compose.text(messages.MEETING_ANSWER_NEEDS_ORG))
+        return
+    day = iso_date(d)
+    found = find_occurrence(ctx.session, network, day) if day else None
+    if found is None or found[0] != day:
+        ctx.reply(compose.text(messages.MEETING_ANSWER_NOT_FOUND))
+        return
+    original, current = found
+    label = messages.meeting_day_label(current.start.date() if current else original)
+    if current is None:
+        ctx.reply(compose.text(messages.MEETING_ANSWER_CANCELLED.format(day=label)))
+    elif current.start <= ctx.now:
+        ctx.reply(compose.text(messages.MEETING_ALREADY_STARTED.format(day=label)))
+    else:
+        answer(ctx.session, network, original, member, r, ctx.now)
+        ctx.reply(
+            compose.text(
+                messages.MEETING_ANSWERED.format(
+                    org=member.organization.name, day=label, answer=messages.MEETING_ANSWER_LABELS[r]
+                )
+            )
+        )
+
+
+# --- the calendar URL ---------------------------------------------------------------------------------
+@on_command("カレンダー", "calendar", args=r"(?P<args>)")
+def calendar(ctx: Context, args: str = "") -> None:
+    if ctx.in_group or not ctx.user_id:
+        # The URL is the only key to the feed: never show it where the whole group reads.
+        ctx.reply(compose.text(messages.MEETING_CALENDAR_IN_PRIVATE))
+        return
+    networks = ctx.session.scalars(
+        select(Network)
+        .join(Member, Member.network_id == Network.id)
+        .where(Member.line_user_id == ctx.user_id, Member.role == Role.ORGANIZER)
+        .order_by(Network.id)
+    ).all()
+    if not networks:
+        ctx.reply(compose.text(messages.MEETING_CALENDAR_NOT_ORGANIZER))
+        return
+    body = messages.MEETING_CALENDAR_INTRO
+    for network in networks:
+        url = feed_url(ctx.settings, feed_of(ctx.session, network, ctx.now).token)
+        name = network.name or messages.MEETING_UNNAMED_NETWORK
+        if schedule_of(ctx.session, network) is None:
+            name += messages.MEETING_CALENDAR_NO_SCHEDULE
+        body += messages.MEETING_CALENDAR_ENTRY.format(network=name, url=url)
+    ctx.reply(compose.text(body))
