@@ -144,4 +144,4 @@ def _register_module(module_name: str):  # type: ignore[no-untyped-def]
 
 
 # Web features beyond the webhook, each registering its own blueprint.
-WEB_FEATURES = [_register_simulator, _register_module("bot.calendar_feed")]
+WEB_FEATURES = [_register_simulator, _register_module("bot.calendar_feed"), _register_module("bot.dashboard")]

@@ -24,7 +24,7 @@ COMMANDS: dict[str, Command] = {}
 EXTRA_PARSERS: dict[str, tuple[str, Configure]] = {}
 
 # Modules that register subcommands with ``@command``; one line per feature.
-COMMAND_MODULES = ["bot.commands", "bot.network_commands", "bot.meeting_commands"]
+COMMAND_MODULES = ["bot.commands", "bot.network_commands", "bot.meeting_commands", "bot.dashboard.commands", "bot.demo"]
 
 
 class UsageError(Exception):

@@ -85,7 +85,9 @@ def _unanswered(session: Session, network: Network, occurrence: Occurrence) -> l
         if organization.id in answered:
             continue
         users = session.scalars(
-            select(Member.line_user_id).where(Member.organization_id == organization.id).order_by(Member.id)
+            select(Member.line_user_id)
+            .where(Member.organization_id == organization.id, Member.left_at.is_(None))
+            .order_by(Member.id)
         ).all()
         found.append((organization, list(users)))
     return found

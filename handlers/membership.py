@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot import compose, messages
 from bot.context import Context
 from bot.outbox import enqueue_lookup
 from bot.registry import describe, on_command, on_event
-from models import OrgKind
+from models import Member, OrgKind
 from models.membership import (
     ORG_NAME_LIMIT,
     deactivate_network,
@@ -45,12 +47,33 @@ def bot_left(ctx: Context) -> None:
 def members_joined(ctx: Context) -> None:
     if not ctx.group_id:
         return
-    network_for_group(ctx.session, ctx.group_id, ctx.now)
+    net, _ = network_for_group(ctx.session, ctx.group_id, ctx.now)
     joined = (ctx.raw.get("joined") or {}).get("members") or []
     for person in joined[:5]:
         user_id = person.get("userId") if isinstance(person, dict) else None
-        if user_id:
-            ctx.reply(compose.mention_text(messages.MEMBER_WELCOME, {"user": user_id}))
+        if not user_id:
+            continue
+        returning = ctx.session.scalar(
+            select(Member).where(Member.network_id == net.id, Member.line_user_id == user_id)
+        )
+        if returning is not None:
+            returning.left_at = None
+        ctx.reply(compose.mention_text(messages.MEMBER_WELCOME, {"user": user_id}))
+
+
+@on_event("memberLeft")
+def members_left(ctx: Context) -> None:
+    net = ctx.network()
+    left = (ctx.raw.get("left") or {}).get("members") or []
+    for person in left if net else []:
+        user_id = person.get("userId") if isinstance(person, dict) else None
+        member = (
+            ctx.session.scalar(select(Member).where(Member.network_id == net.id, Member.line_user_id == user_id))
+            if user_id
+            else None
+        )
+        if member is not None:
+            member.left_at = ctx.now
 
 
 @on_event("follow")

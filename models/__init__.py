@@ -1,6 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on ``Base.metadata``."""
 
 from models.base import Base, UTCDateTime, utcnow
+from models.dashboard import LoginToken, ThreadNote
 from models.event import ProcessedEvent
 from models.meeting import (
     AgendaChange,
@@ -42,9 +43,11 @@ __all__ = [
     "SentMessage",
     "Thread",
     "ThreadEvent",
+    "ThreadNote",
     "ThreadState",
     "Base",
     "Friend",
+    "LoginToken",
     "Member",
     "Network",
     "Organization",

@@ -66,6 +66,7 @@ def register_member(
     session.flush()
     member.organization_id = organization.id
     member.registered_at = member.registered_at or now
+    member.left_at = None
     first = registered_before == 0 and member.role == Role.MEMBER
     if first:
         member.role = Role.ORGANIZER

@@ -74,6 +74,8 @@ class Member(Base):
     registered_at: Mapped[datetime | None]
     # Told once how to register (unregistered senders are not nagged on every message).
     hinted_at: Mapped[datetime | None]
+    # Left the LINE group: never mentioned again (LINE refuses mentions of non-members).
+    left_at: Mapped[datetime | None]
 
     network: Mapped[Network] = relationship(back_populates="members")
     organization: Mapped[Organization | None] = relationship(back_populates="members")

@@ -339,7 +339,10 @@ _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc\u30fb\u3099-\u309c]+")
 _HIRA_CHARS = frozenset(chr(c) for c in range(0x3041, 0x309F))
 # A whole kanji/katakana run up to its last honorific (山田君佐藤君 is one run, masked as one).
 # Whole runs rather than windows keep a second pass from finding what the first one cut differently.
-_NAME_K = _rx(rf"(?<![{_K}])(?:(?P<pre>[{_K}]{{1,4}})<S>)?(?P<run>[{_K}]+)(?=<S>?{_HON})")
+_NAME_K = _rx(rf"(?<![{_K}])(?P<run>[{_K}]+)(?=<S>?{_HON})")
+# 山田 花子さん: a short run just before the name, split by one space, is the family name. It is
+# looked up, not consumed, so that run is still judged on its own when an honorific follows it.
+_FAMILY_NAME = _rx(rf"(?<![{_K}])[{_K}]{{1,4}}<S>$")
 _KANA_HON_RX = re.compile(_KANA_HON)
 _NAME_HIRA = _rx(rf"(?P<run>[{_HIRA}]{{1,12}}?)(?=<S>?{_KANA_HON})")
 _LATIN_LETTER = re.compile("[A-Za-z]")
@@ -371,11 +374,24 @@ def _stop_prefix(run: str) -> int:
 
 
 def _find_name(norm: str) -> Iterator[Span]:
-    spans = [_kanji_name(match) for match in _NAME_K.finditer(norm)]
+    spans = [span for match in _NAME_K.finditer(norm) for span in _kanji_names(match)]
     spans += [_hiragana_name(norm, *match.span("run")) for match in _NAME_HIRA.finditer(norm)]
     if _LATIN_LETTER.search(norm):
         spans += [_latin_name(match) for match in _NAME_LATIN.finditer(norm)]
     return (span for span in spans if span)
+
+
+def _kanji_names(match: re.Match[str] | None) -> Iterator[Span]:
+    """The name in a run and, when a role word before it is kept (民生委員山田君), names inside that
+    role part: a later pass would see them once the placeholder follows, so find them now."""
+    while match:
+        span = _kanji_name(match)
+        if not span or span[0] <= match.start():
+            if span:
+                yield span
+            return
+        yield span
+        match = _NAME_K.search(match.string, match.start(), span[0])
 
 
 def _kanji_name(match: re.Match[str]) -> Span | None:
@@ -392,9 +408,9 @@ def _kanji_name(match: re.Match[str]) -> Span | None:
     if cut:
         org_name = run[:cut].endswith(_ORG_SUFFIXES) and _KATAKANA.fullmatch(run[cut:])
         return None if org_name else (start + cut, end)
-    pre = match.group("pre")
-    if pre and not _is_stop(pre):  # 山田 花子さん: the family name before the space is part of it
-        return match.start("pre"), end
+    family = _FAMILY_NAME.search(norm, max(0, start - 5), start)
+    if family and not _is_stop(family.group()[:-1]):
+        return family.start(), end
     return start, end
 
 

@@ -114,3 +114,21 @@ def test_every_handled_event_is_recorded_by_id(world, session):
     group = world.group()
     world.invite_bot(group)
     assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+
+
+def test_a_member_who_leaves_is_marked_and_cleared_on_return(world, session):
+    group = world.group()
+    alice = world.person("Alice")
+    world.invite_bot(group)
+    group.add(alice)
+    alice.says(group, "団体登録 ひまわり")
+
+    world.send(world.line.member_left(group.id, [alice.id]))
+    member = session.scalar(select(Member))
+    session.commit()
+    assert member.left_at is not None
+
+    group.add(alice)
+    session.expire_all()
+    assert session.scalar(select(Member)).left_at is None
+    session.commit()

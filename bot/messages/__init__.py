@@ -5,5 +5,6 @@ Handlers never write wording inline; they use ``messages.X`` and pass the result
 """
 
 from bot.messages.core import *  # noqa: F403
-from bot.messages.threads import *  # noqa: F403
+from bot.messages.dashboard import *  # noqa: F403
 from bot.messages.meetings import *  # noqa: F403
+from bot.messages.threads import *  # noqa: F403

@@ -1,0 +1,41 @@
+"""Wording for the coordinators' dashboard: sign-in links and the monthly figures."""
+
+from __future__ import annotations
+
+LOGIN_CARD_ALT = "ダッシュボードへのログインリンク"
+LOGIN_CARD_TITLE = "ダッシュボードにログイン"
+LOGIN_CARD_LINES = [
+    "下のボタンから開いてください。",
+    "このリンクは10分間、1回だけ使えます。",
+    "ほかの方には転送しないでください。",
+]
+LOGIN_BUTTON = "ダッシュボードを開く"
+LOGIN_USE_ONE_TO_ONE = (
+    "ダッシュボードのログインは、重ね（Kasane）との1対1のトークで「ログイン」と送ってください。\n"
+    "（まだの方は、先に友だち追加をお願いします）"
+)
+LOGIN_NOT_ALLOWED = (
+    "申し訳ありません。ダッシュボードは、ネットワークのコーディネーターと世話役の方が使えます。\n"
+    "必要な場合は、ネットワークの世話役の方にお声がけください。"
+)
+LOGIN_TOO_MANY = "ログインリンクのご依頼が続いています。安全のため、1時間ほどあけてからもう一度お送りください。"
+LOGIN_NO_USER = "送り主が分からないため、リンクをお送りできませんでした。LINEアプリを最新にして、お試しください。"
+
+# --- the monthly figures (pushed on the 1st) ------------------------------------
+MONTHLY_ALT = "{network}：{month}の集計"
+MONTHLY_TITLE = "{month}の集計"
+MONTHLY_LINES = [
+    "受け付けた困りごと：{received}件",
+    "伝手：{connections}件　申し出：{offers}件",
+    "フォーマルとインフォーマルがともに関わった：{overlap}件",
+    "つなぎ：{referred}件",
+    "翌月へ持ち越し：{carried}件",
+]
+MONTHLY_FOOTER = "月報（翌月15日まで）の準備にお使いください。"
+MONTHLY_OPEN = "ダッシュボードで見る"
+MONTHLY_LOGIN = "ログインリンクを受け取る"
+MONTHLY_LOGIN_TEXT = "ログイン"
+
+
+def month_label(year: int, month: int) -> str:
+    return f"{year}年{month}月"

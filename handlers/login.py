@@ -1,0 +1,42 @@
+"""``ログイン``: a coordinator asks the bot, 1:1, for a one-time link to the dashboard.
+
+Only in a 1:1 chat: a link posted in the group would let any member of it sign in.
+"""
+
+from __future__ import annotations
+
+from bot import compose, messages
+from bot.context import Context
+from bot.dashboard.tokens import issue_link
+from bot.registry import describe, on_command
+from models.dashboard import LOGIN_LINKS_PER_HOUR, coordinated_networks, links_issued_recently
+
+describe("ログイン", "コーディネーター・世話役の方に、ダッシュボードのリンクをお送りします（1対1のトークで）", order=80)
+
+
+@on_command("ログイン", "login", args=r"(?P<args>)", where="group")
+def login_in_group(ctx: Context, args: str = "") -> None:
+    ctx.reply(compose.text(messages.LOGIN_USE_ONE_TO_ONE))
+
+
+@on_command("ログイン", "login", args=r"(?P<args>)", where="user")
+def login(ctx: Context, args: str = "") -> None:
+    if not ctx.user_id:
+        ctx.reply(compose.text(messages.LOGIN_NO_USER))
+        return
+    if not coordinated_networks(ctx.session, ctx.user_id):
+        ctx.reply(compose.text(messages.LOGIN_NOT_ALLOWED))
+        return
+    # Rate limit: links are cheap to ask for; a flood of them is a stolen phone or a loop.
+    if links_issued_recently(ctx.session, ctx.user_id, ctx.now) >= LOGIN_LINKS_PER_HOUR:
+        ctx.reply(compose.text(messages.LOGIN_TOO_MANY))
+        return
+    link = issue_link(ctx.session, ctx.settings, ctx.user_id, ctx.now)
+    ctx.reply(
+        compose.card(
+            messages.LOGIN_CARD_ALT,
+            messages.LOGIN_CARD_TITLE,
+            list(messages.LOGIN_CARD_LINES),
+            [compose.uri(messages.LOGIN_BUTTON, link)],
+        )
+    )

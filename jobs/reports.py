@@ -1,0 +1,100 @@
+"""On the 1st of each month at 9:00 (network time), last month's figures go 1:1 to the
+network's coordinators and organizers, for the 月報 due on the 15th.
+
+A tick every 15 minutes decides per network whether the push is due, so a network in
+another time zone, or a server that was down at 9:00, still gets it. Each push has the key
+``report:{network}:{YYYY-MM}:{user}``: once, ever, however many processes tick.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import compose, messages, outbox
+from bot.dashboard.tokens import public_base
+from jobs import scheduled
+from models import Member, Network
+from models.dashboard import COORDINATING_ROLES
+from models.membership import is_friend
+from models.report import MonthlyReport, month_period, monthly_report, previous_month
+
+SEND_AT_HOUR = 9
+SEND_UNTIL_HOUR = 18  # a late tick waits for the next day rather than pushing in the evening
+CATCH_UP_DAYS = 7  # after a week the figures are better read on the dashboard
+
+
+def due(local: datetime) -> bool:
+    return local.day <= CATCH_UP_DAYS and SEND_AT_HOUR <= local.hour < SEND_UNTIL_HOUR
+
+
+def dedupe_key(network: Network, month: str, user: str) -> str:
+    return f"report:{network.id}:{month}:{user}"
+
+
+def coordinators(session: Session, network: Network) -> list[str]:
+    return list(
+        session.scalars(
+            select(Member.line_user_id)
+            .where(Member.network_id == network.id, Member.role.in_(COORDINATING_ROLES))
+            .order_by(Member.id)
+        )
+    )
+
+
+def figures_card(network: Network, report: MonthlyReport, year: int, month: int) -> dict[str, Any]:
+    label = messages.month_label(year, month)
+    values = {
+        "received": report.received,
+        "connections": report.connections,
+        "offers": report.offers,
+        "overlap": report.overlap,
+        "referred": sum(n for _, n in report.handovers),
+        "carried": report.carried_over,
+    }
+    lines = [line.format(**values) for line in messages.MONTHLY_LINES] + [messages.MONTHLY_FOOTER]
+    buttons = []
+    base = public_base()
+    if base:
+        buttons.append(
+            compose.uri(messages.MONTHLY_OPEN, f"{base}/dashboard/n/{network.id}/report?month={year:04d}-{month:02d}")
+        )
+    # Opening the dashboard needs a fresh one-time link: this button asks for one in this chat.
+    buttons.append({"type": "message", "label": messages.MONTHLY_LOGIN, "text": messages.MONTHLY_LOGIN_TEXT})
+    return compose.card(
+        messages.MONTHLY_ALT.format(network=network.name or f"#{network.id}", month=label),
+        messages.MONTHLY_TITLE.format(month=label),
+        lines,
+        buttons,
+        subtitle=network.name or None,
+    )
+
+
+def push_network(session: Session, network: Network, now: datetime) -> int:
+    local = now.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
+    if not due(local):
+        return 0
+    year, month = previous_month(local.year, local.month)
+    label = f"{year:04d}-{month:02d}"
+    waiting = [
+        user
+        for user in dict.fromkeys(coordinators(session, network))
+        if not outbox.already_queued(session, dedupe_key(network, label, user)) and is_friend(session, user)
+    ]
+    if not waiting:
+        return 0
+    report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
+    card = figures_card(network, report, year, month)
+    for user in waiting:
+        outbox.enqueue(session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user))
+    return len(waiting)
+
+
+@scheduled("interval", minutes=15)
+def push_monthly_figures(session: Session, now: datetime) -> int:
+    networks = session.scalars(select(Network).where(Network.active).order_by(Network.id)).all()
+    return sum(push_network(session, network, now) for network in networks)
