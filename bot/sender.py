@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.line_client import LineGateway, Outcome, Result
@@ -143,6 +144,11 @@ class Sender:
             if row.chat_id.startswith("lookup:"):
                 return self._finish_lookup(row)
             result = self._send(row)
+        except DBAPIError as exc:
+            # Our database blinked, not LINE: the row stays pending and is retried when its
+            # lease lapses (a retried push carries the same retry key; a reply stays "attempted").
+            log.warning("outbox #%s: database error while sending (%s); will retry", row.id, exc.__class__.__name__)
+            return False
         except Exception as exc:  # a message we built that the SDK refuses: a bug, surface it
             log.exception("outbox #%s: cannot be sent", row.id)
             self._mark(row, OutboxStatus.FAILED, error=f"invalid request: {exc.__class__.__name__}")
@@ -163,8 +169,10 @@ class Sender:
             if result.outcome == Outcome.INVALID_REPLY_TOKEN:
                 self._set_reply_state(row, ReplyState.REJECTED)
             elif result.outcome == Outcome.RETRY:
-                # LINE answered without taking it: the next attempt is not ambiguous.
-                self._set_reply_state(row, ReplyState.NONE)
+                # LINE answered without taking it. Only if no earlier attempt is in doubt is
+                # the next one unambiguous; otherwise the earlier one may have used the token.
+                if previous == ReplyState.NONE:
+                    self._set_reply_state(row, ReplyState.NONE)
                 return result
             else:
                 result.via = "reply"

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from linebot.v3.webhook import SignatureValidator
 from linebot.v3.webhooks import Event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import compose, messages
@@ -47,11 +47,11 @@ def event_key(raw: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff\x00]")
 
 
 def clean(value: Any) -> Any:
-    """Replace lone UTF-16 surrogates (valid JSON, e.g. "\\ud800", but not encodable as UTF-8).
+    """Replace lone UTF-16 surrogates and NUL (valid JSON, but not storable as text).
 
     json.loads joins proper surrogate pairs (LINE's escaped emoji) into one character, so
     any surrogate left is broken input: it would fail on the way into the database.
@@ -119,6 +119,11 @@ class WebhookProcessor:
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, IntegrityError):
                 return "duplicate"
+            if isinstance(exc, DataError):
+                # A value the database refuses (an over-long id): bad input, not an outage.
+                # Answering 500 would make LINE redeliver it forever.
+                log.warning("event %s: refused by the database as invalid data; skipped", key)
+                return "invalid"
             log.error("event %s: database unavailable (%s)", key, exc.__class__.__name__)
             raise DatabaseUnavailable() from None
         except Exception:

@@ -39,9 +39,11 @@ def registered_member(ctx: Context, net: Network) -> Member | None:
 
 def thread(ctx: Context, net: Network, number: int | str) -> Thread | None:
     try:
-        found = thread_by_number(ctx.session, net, int(number))
+        value = int(number)
     except (TypeError, ValueError):
-        found = None
+        value = 0
+    # Thread numbers are 32-bit in the database; anything beyond cannot exist.
+    found = thread_by_number(ctx.session, net, value) if 0 < value < 2**31 else None
     if found is None:
         ctx.reply(compose.text(messages.THREAD_UNKNOWN.format(number=number)))
     return found

@@ -6,9 +6,9 @@ import threading
 from datetime import datetime
 
 import pytest
+from conftest import JST, require_postgres
 from sqlalchemy import func, select
 
-from conftest import JST, require_postgres
 from jobs.followups import follow_up
 from models import OutboxMessage, Thread, ThreadEvent
 
@@ -140,10 +140,11 @@ def test_two_ticks_at_once_send_once(world, net, session, runtime):
 @pytest.mark.postgres
 def test_two_ticks_at_once_send_once_on_postgresql(request, line_server, platform, clock):
     require_postgres()
-    from bot.app import create_app
-    from bot.db import make_engine
     from conftest import SECRET, make_config, truncate_all
     from harness import World
+
+    from bot.app import create_app
+    from bot.db import make_engine
 
     url = request.getfixturevalue("postgres_migrated")
     engine = make_engine(url)

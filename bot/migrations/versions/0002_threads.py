@@ -5,10 +5,10 @@ Revises: 0001
 Create Date: 2026-11-24 05:32:25.829132
 """
 
-from alembic import op
 import sqlalchemy as sa
-import models.base
+from alembic import op
 
+import models.base
 
 revision = "0002"
 down_revision = "0001"
