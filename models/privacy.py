@@ -327,6 +327,7 @@ _KANA_AFTER = "がはのにともへをやかよねなだでたらっじまこ�
 # words. 様 and 氏 also start words (様子, 様々, 氏名, 氏家); 君 starts 君主 and ends 君子.
 _KANA_HON = rf"(?:さん|さま|ちゃん|くん)(?=[{_KANA_AFTER}]|[^\u3041-\u309f]|$)"
 _SAMA_WORDS = "子々式態相変"
+_K_HON = re.compile(r"氏(?![名族家])|君(?![主臨子])|先生")
 _HON = rf"(?:{_KANA_HON}|様(?![{_SAMA_WORDS}])|氏(?![名族家])|君(?![主臨子])|先生)"
 # Kanji without 様 (never part of a name, so 山田様佐藤様 splits) plus katakana and 々.
 _K = (
@@ -394,13 +395,26 @@ def _kanji_names(match: re.Match[str] | None) -> Iterator[Span]:
         match = _NAME_K.search(match.string, match.start(), span[0])
 
 
+def _context_honorific(norm: str, start: int) -> int:
+    """Characters at ``start`` that decide whether the text before is an honorific.
+
+    They stay unmasked, or masking them would change that decision in the next pass:
+    様子田中氏 (子 makes 様 a word) and 員 氏家さん (氏 is the honorific of 員).
+    """
+    if start > 0 and norm[start - 1] == "様" and norm[start : start + 1] in _SAMA_WORDS:
+        return 1
+    # A placeholder counts as the name it replaced, so the decision is the same in every pass.
+    if start > 1 and norm[start - 1] in " \t" and (_K_CHAR.match(norm[start - 2]) or norm[start - 2] == "]"):
+        honorific = _K_HON.match(norm, start)
+        return honorific.end() - start if honorific else 0
+    return 0
+
+
 def _kanji_name(match: re.Match[str]) -> Span | None:
     norm, (start, end) = match.string, match.span("run")
     run = norm[start:end]
     lead = len(run) - len(run.lstrip("・ー"))
-    # 様子田中氏: the run must not start inside 様子, or masking it would turn 様 into an honorific.
-    if start > 0 and norm[start - 1] == "様" and run[lead : lead + 1] in _SAMA_WORDS:
-        lead += 1
+    lead += _context_honorific(norm, start + lead)
     start, run = start + lead, run[lead:]
     if not run or _is_stop(run):
         return None

@@ -1,0 +1,73 @@
+"""The webhook benchmark, in miniature: the same code path as ``python -m bench.run_all``.
+
+Real processes (fake LINE platform, the floor app, ``kasane serve`` on SQLite), real signed
+POSTs, a couple of seconds each at a low rate. It checks that the benchmark works and that
+nothing answers wrongly; it asserts no timing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.run_all import Bench, Options, table  # noqa: E402
+
+ACK_FIELDS = {"n", "p50", "p95", "p99", "max", "mean"}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    opts = Options(
+        duration=1.5,
+        saturation=1.0,
+        warmup=0.2,
+        rate=20.0,
+        concurrency=4,
+        latency=0.01,
+        networks=2,
+        members=3,
+        seed_threads=2,
+        drain=8.0,
+    )
+    with Bench(opts, tmp_path_factory.mktemp("bench")) as running:
+        yield running
+
+
+def check_phases(result: dict) -> None:  # type: ignore[type-arg]
+    for phase in ("at_rate", "saturation"):
+        figures = result[phase]
+        assert figures["requests"] > 0
+        assert figures["throughput_rps"] > 0
+        assert set(figures["ack_ms"]) == ACK_FIELDS
+        assert figures["errors"] == 0, figures["error_kinds"]
+    assert result["setup"]["failures"] == {}
+    # Bad signatures were sent and refused (they count as errors otherwise).
+    assert (
+        result["at_rate"]["by_kind"].get("bad_signature", 0) + result["saturation"]["by_kind"].get("bad_signature", 0)
+        > 0
+    )
+
+
+def test_kasane_on_sqlite_and_the_floor(bench: Bench) -> None:
+    kasane = bench.kasane("kasane_sqlite", *bench.kasane_sqlite("kasane_sqlite"))
+    check_phases(kasane)
+    assert kasane["setup"]["settled"], "Kasane's answers to the setup never reached the fake LINE platform"
+    replies = kasane["at_rate"]["replies"]
+    assert replies["received"] > 0, replies
+    assert kasane["at_rate"]["e2e_ms"]["p50"] is not None
+    assert kasane["line_calls"].get("reply 200", 0) > 0
+
+    floor = bench.simple("floor", "bench.floor_app", [], replies=False)
+    check_phases(floor)
+
+    result = {"servers": {"floor": floor, "kasane_sqlite": kasane}, "targets": []}
+    printed = table(result, bench.opts)
+    for column in ("sat req/s", "ack p50", "p99", "e2e p99", "errors", "peak RSS MB"):
+        assert column in printed
+    assert "kasane_sqlite" in printed and "floor" in printed
