@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def register(app: Flask, runtime: Runtime) -> None:
     # Route modules attach their views to the blueprint when imported.
-    from bot.dashboard import auth, pages, reports, threads  # noqa: F401
+    from bot.dashboard import auth, delivery, pages, reports, threads  # noqa: F401
     from bot.dashboard.web import bp, csrf
 
     config = runtime.config
