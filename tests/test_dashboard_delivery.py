@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from test_dashboard_world import sign_in, two_networks
+
 from bot import compose, outbox
 from models import OutboxMessage
-from test_dashboard_world import sign_in, two_networks
 
 
 def test_failed_messages_show_on_the_networks_delivery_page_only(client, runtime, session, clock, platform):
