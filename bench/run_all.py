@@ -1,6 +1,6 @@
 """Webhook load benchmark: Kasane against the floor and against the usual LINE-bot pattern.
 
-    python -m bench.run_all              # the full run (about 17 minutes on 2 cores, 13 of them the memory run)
+    python -m bench.run_all              # the full run (about 18 minutes on 2 cores, 14 of them the memory run)
     python -m bench.run_all --quick      # every phase, a few seconds each (about 3 minutes)
 
 Every server runs under waitress in its own process, as does the fake LINE platform (100 ms of
@@ -27,11 +27,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen.procs import REPO, Proc, RssSampler, child_env, cpu_seconds, free_port, slope, start, wait_healthy
-from bench.loadgen.procs import run as run_command
-from bench.loadgen.runner import LoadGenerator
-from bench.loadgen.runner import cpu_seconds as own_cpu_seconds
-from bench.loadgen.stats import Sample, distribution_ms
+if __package__ in (None, ""):  # run as `python bench/run_all.py`: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.loadgen.procs import (  # noqa: E402
+    REPO,
+    Proc,
+    RssSampler,
+    child_env,
+    cpu_seconds,
+    free_port,
+    slope,
+    start,
+    wait_healthy,
+)
+from bench.loadgen.procs import run as run_command  # noqa: E402
+from bench.loadgen.runner import LoadGenerator  # noqa: E402
+from bench.loadgen.runner import cpu_seconds as own_cpu_seconds  # noqa: E402
+from bench.loadgen.stats import Sample, distribution_ms  # noqa: E402
 
 SECRET = "bench-channel-secret"
 TOKEN = "bench-channel-access-token"

@@ -50,6 +50,8 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # waitress warns "Task queue depth is N" for every queued request under a burst.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:
