@@ -8,7 +8,7 @@ Approach
    Full-width digits, ``－``/``ｰ``, ideographic spaces, ``＠`` and ``〒８３０`` therefore look
    like their ASCII forms to the patterns, and a zero-width space cannot split a number.
 2. **Find spans in the folded text.** One finder per kind; all of them are linear regular
-   expressions (bounded repetitions, look-behinds so a match can only start at a run
+   expressions (no nested quantifiers, look-behinds so that a match can only start at a run
    boundary) plus a little Python for names. Candidates are taken in priority order
    (e-mail, phone, My Number, postal code, birth date, address, name) and a candidate that
    overlaps an accepted span is dropped.
@@ -16,7 +16,9 @@ Approach
    exactly as written (full-width letters, odd hyphens, emoji).
 4. **Repeat until nothing changes.** Placeholders are never matched again, so every further
    pass can only shrink the unmasked text; looping makes ``mask`` idempotent by construction
-   instead of by hoping that one pass catches everything.
+   instead of by hoping that one pass catches everything. Decisions never depend on text that
+   a placeholder may replace (see ``_context_honorific``), so the loop stops after two passes
+   even on adversarial input.
 
 Names are the one kind that needs judgement: a word before さん/様/くん/ちゃん/氏/君/先生 is
 masked unless the curated stop-lists below (``_STOP_WORDS``, ``_STOP_SUFFIXES``, ``_HIRA_STOP``)
@@ -34,10 +36,10 @@ from itertools import chain, repeat
 
 PHONE = "phone"
 EMAIL = "email"
-POSTAL_CODE = "postal_code"
+POSTAL_CODE = "postal"
 ADDRESS = "address"
-MY_NUMBER = "my_number"
-BIRTH_DATE = "birth_date"
+MY_NUMBER = "mynumber"
+BIRTH_DATE = "birthdate"
 NAME = "name"
 
 PLACEHOLDERS: dict[str, str] = {
@@ -50,8 +52,8 @@ PLACEHOLDERS: dict[str, str] = {
     NAME: "［氏名］",
 }
 
-# Real posts settle in one pass; a second one only finds what a placeholder unlocked in
-# gibberish such as さんさん. Ten is a safe bound that keeps the worst case linear.
+# Real posts settle in one pass, fuzzed gibberish (君 山君 山君) in two. Ten is a safe bound
+# that keeps the worst case linear.
 _MAX_PASSES = 10
 
 
@@ -327,8 +329,9 @@ _KANA_AFTER = "がはのにともへをやかよねなだでたらっじまこ�
 # words. 様 and 氏 also start words (様子, 様々, 氏名, 氏家); 君 starts 君主 and ends 君子.
 _KANA_HON = rf"(?:さん|さま|ちゃん|くん)(?=[{_KANA_AFTER}]|[^\u3041-\u309f]|$)"
 _SAMA_WORDS = "子々式態相変"
-_K_HON = re.compile(r"氏(?![名族家])|君(?![主臨子])|先生")
-_HON = rf"(?:{_KANA_HON}|様(?![{_SAMA_WORDS}])|氏(?![名族家])|君(?![主臨子])|先生)"
+_KANJI_HON = r"氏(?![名族家])|君(?![主臨子])|先生"
+_K_HON = re.compile(_KANJI_HON)
+_HON = rf"(?:{_KANA_HON}|様(?![{_SAMA_WORDS}])|{_KANJI_HON})"
 # Kanji without 様 (never part of a name, so 山田様佐藤様 splits) plus katakana and 々.
 _K = (
     r"\u3005\u3006\u3400-\u4dbf\u4e00-\u69d7\u69d9-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -348,7 +351,7 @@ _KANA_HON_RX = re.compile(_KANA_HON)
 _NAME_HIRA = _rx(rf"(?P<run>[{_HIRA}]{{1,12}}?)(?=<S>?{_KANA_HON})")
 _LATIN_LETTER = re.compile("[A-Za-z]")
 _NAME_LATIN = _rx(
-    rf"(?<![A-Za-z])(?:(?P<pre>[A-Z][a-z]{{1,39}})<S>)?(?P<run>[A-Za-z]{{1,40}})<S>?{_HON}"
+    rf"(?<![A-Za-z])(?:(?P<pre>[A-Z][a-z]{{1,39}})<S>)?(?P<run>[A-Za-z]{{1,40}})(?=<S>?{_HON})"
     r"|(?<![A-Za-z])(?P<romaji>[A-Z][a-z]{1,39})-(?:san|sama|kun|chan)(?![A-Za-z])"
 )
 
@@ -383,8 +386,8 @@ def _find_name(norm: str) -> Iterator[Span]:
 
 
 def _kanji_names(match: re.Match[str] | None) -> Iterator[Span]:
-    """The name in a run and, when a role word before it is kept (民生委員山田君), names inside that
-    role part: a later pass would see them once the placeholder follows, so find them now."""
+    """The name in a run and, when a leading role word is kept (民生委員山田さん), any name that
+    part still holds: a later pass would see it once the placeholder follows, so find it now."""
     while match:
         span = _kanji_name(match)
         if not span or span[0] <= match.start():
@@ -423,7 +426,7 @@ def _kanji_name(match: re.Match[str]) -> Span | None:
         org_name = run[:cut].endswith(_ORG_SUFFIXES) and _KATAKANA.fullmatch(run[cut:])
         return None if org_name else (start + cut, end)
     family = _FAMILY_NAME.search(norm, max(0, start - 5), start)
-    if family and not _is_stop(family.group()[:-1]):
+    if family and not _is_stop(family.group()[:-1]) and not _context_honorific(norm, family.start()):
         return family.start(), end
     return start, end
 
