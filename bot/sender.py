@@ -105,7 +105,12 @@ class Sender:
 
     # --- running ------------------------------------------------------------------
     def run_once(self) -> int:
-        rows = self.claim()
+        try:
+            rows = self.claim()
+        except DBAPIError as exc:
+            # The database is unreachable: nothing can be claimed; the next round tries again.
+            log.warning("outbox sender: cannot claim messages (%s)", exc.__class__.__name__)
+            return 0
         blocked_chats: set[str] = set()
         for row in rows:
             if row.chat_id in blocked_chats:
