@@ -109,7 +109,7 @@ class Sender:
             rows = self.claim()
         except DBAPIError as exc:
             # The database is unreachable: nothing can be claimed; the next round tries again.
-            log.warning("outbox sender: cannot claim messages (%s)", exc.__class__.__name__)
+            log.warning("outbox sender: round failed, cannot claim messages (%s)", exc.__class__.__name__)
             return 0
         blocked_chats: set[str] = set()
         for row in rows:
