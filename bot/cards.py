@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bot import compose, messages
 from models import CATEGORIES, Thread
-from models.casework import OUTCOME_LABELS
+from models.casework import OUTCOME_LABELS, TimelineEntry
 from models.privacy import Masked
 from models.thread import Outcome
 
 Message = dict[str, Any]
+TIMELINE_LINES = 15  # a chat message, not the case log: the dashboard shows the whole timeline
 
 
 def _summary(thread: Thread) -> str:
@@ -119,11 +121,12 @@ def thread_list(threads: list[Thread], now: datetime, more: int = 0) -> Message:
     return compose.text(messages.LIST_TITLE + "\n" + "\n".join(lines))
 
 
-def timeline_text(thread: Thread, tz: Any) -> Message:
+def timeline_text(entries: Sequence[TimelineEntry], tz: Any) -> Message:
+    """The last entries of a thread's timeline (``models.casework.timeline_tail``), oldest first."""
     lines = [messages.TIMELINE_TITLE]
-    for event in thread.events[-15:]:
+    for event in entries:
         when = event.at.astimezone(tz).strftime("%m/%d %H:%M")
-        who = f"（{event.organization.name}）" if event.organization else ""
+        who = f"（{event.organization}）" if event.organization is not None else ""
         label = messages.TIMELINE_LABELS.get(event.kind, event.kind)
         outcome = event.detail.get("outcome") if event.kind == "outcome" else None
         if outcome:

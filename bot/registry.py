@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -123,9 +124,14 @@ class Registry:
             return False
         # Postback data comes back from LINE as we sent it, but an old card may carry keys
         # a newer handler no longer takes: pass only what the handler declares.
-        accepted = inspect.signature(handler).parameters
+        accepted = _parameters(handler)
         handler(ctx, **{k: v for k, v in params.items() if k in accepted})
         return True
+
+
+@cache
+def _parameters(handler: Handler) -> frozenset[str]:
+    return frozenset(inspect.signature(handler).parameters)
 
 
 registry = Registry()

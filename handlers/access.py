@@ -2,13 +2,60 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import compose, messages
 from bot.context import Context
 from models import Member, Network, Thread
 from models.casework import thread_by_number
-from models.membership import member_of
+from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_and_member
+
+# One event asks "which network, which member" from several handlers (a quote-reply passes
+# three fallbacks): each answer is kept on the event's Context, as the same session would
+# return the same objects anyway. Only found rows are kept: a network or member created
+# later in the event is then found by the next lookup.
+_MEMO = "_access_memo"
+
+
+def _memo(ctx: Context) -> dict[Any, Any]:
+    return ctx.__dict__.setdefault(_MEMO, {})
+
+
+def group_network(ctx: Context) -> Network | None:
+    """The network of the event's group, without answering (``ctx.network()``, once per event).
+
+    Nearly every handler then asks for the sender too: both come in one query.
+    """
+    if not ctx.group_id:
+        return None
+    memo = _memo(ctx)
+    found = memo.get(("network", ctx.group_id))
+    if found is not None:
+        return found
+    if ctx.user_id:
+        found, member = network_and_member(ctx.session, ctx.group_id, ctx.user_id)
+        if found is not None and member is not None:
+            memo["member", found.id, ctx.user_id] = member
+    else:
+        found = ctx.session.scalar(NETWORK_OF_GROUP, {"group_id": ctx.group_id})
+    if found is not None:
+        memo["network", ctx.group_id] = found
+    return found
+
+
+def sender(ctx: Context, net: Network | None = None) -> Member | None:
+    """The sender as a member of ``net`` (default: the group's), organization loaded; None if unknown."""
+    net = net or group_network(ctx)
+    if net is None or not ctx.user_id:
+        return None
+    memo = _memo(ctx)
+    found = memo.get(("member", net.id, ctx.user_id))
+    if found is None:
+        found = find_member(ctx.session, net.id, ctx.user_id)
+        if found is not None:
+            memo["member", net.id, ctx.user_id] = found
+    return found
 
 
 def network(ctx: Context) -> Network | None:
@@ -16,7 +63,7 @@ def network(ctx: Context) -> Network | None:
     if not ctx.in_group:
         ctx.reply(compose.text(messages.GROUP_ONLY))
         return None
-    found = ctx.network()
+    found = group_network(ctx)
     if found is None:
         ctx.reply(compose.text(messages.NETWORK_UNKNOWN))
     return found
@@ -27,7 +74,7 @@ def registered_member(ctx: Context, net: Network) -> Member | None:
     if not ctx.user_id:
         ctx.reply(compose.text(messages.REGISTER_NO_USER))
         return None
-    member = ctx.member(net)
+    member = sender(ctx, net)
     if member is not None and member.registered:
         return member
     member = member or member_of(ctx.session, net, ctx.user_id)
@@ -50,7 +97,7 @@ def thread(ctx: Context, net: Network, number: int | str) -> Thread | None:
 
 
 def organizer(ctx: Context, net: Network) -> Member | None:
-    member = ctx.member(net)
+    member = sender(ctx, net)
     if member is None or not member.is_organizer:
         ctx.reply(compose.text(messages.ORGANIZER_ONLY))
         return None

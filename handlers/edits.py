@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bot import cards
 from bot.context import Context
 from bot.registry import on_event
+from handlers import access
 from handlers.threads import POST_PREFIX
 from models import Response, Thread
 from models.casework import edit_summary, record_event, retract
@@ -15,7 +16,7 @@ from models.thread import EventKind
 
 
 def _network_id(ctx: Context) -> int | None:
-    net = ctx.network()
+    net = access.group_network(ctx)
     return net.id if net else None
 
 

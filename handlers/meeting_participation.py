@@ -11,6 +11,7 @@ from bot import compose, messages
 from bot.calendar_feed import feed_url
 from bot.context import Context
 from bot.registry import on_command, on_postback
+from handlers import access
 from handlers.meetings import in_network, organizer, today
 from models import Member, Network, Role, Thread
 from models.casework import thread_by_number
@@ -109,8 +110,8 @@ def _last_meeting_day(ctx: Context, network: Network) -> date:
 # --- attendance ------------------------------------------------------------------------------------
 @on_postback("meeting.rsvp")
 def rsvp(ctx: Context, d: str = "", r: str = "") -> None:
-    network = ctx.network()
-    member = ctx.member(network) if network else None
+    network = access.group_network(ctx)
+    member = access.sender(ctx, network) if network else None
     if network is None or r not in ANSWERS:
         return
     if member is None or member.organization is None:

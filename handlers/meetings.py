@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-
 from bot import compose, messages
 from bot.context import Context
 from bot.registry import describe, on_command, on_postback
+from handlers import access
 from models import Member, Network
 from models.meeting import (
     Occurrence,
@@ -58,11 +57,11 @@ for order, (usage, what) in enumerate(
 
 # --- who may do what -------------------------------------------------------------------
 def in_network(ctx: Context) -> tuple[Network, Member | None] | None:
-    network = ctx.network()
+    network = access.group_network(ctx)
     if network is None:
         ctx.reply(compose.text(messages.MEETING_GROUP_ONLY))
         return None
-    return network, ctx.member(network)
+    return network, access.sender(ctx, network)
 
 
 def organizer(ctx: Context) -> tuple[Network, Member] | None:
@@ -265,11 +264,7 @@ def _organizer_of(ctx: Context, network_id: str) -> tuple[Network, Member] | Non
     # Postback data comes back from the client: a huge number would overflow PostgreSQL's integer.
     valid = network_id.isascii() and network_id.isdigit() and len(network_id) <= 9
     network = ctx.session.get(Network, int(network_id)) if valid else None
-    member = None
-    if network is not None and ctx.user_id:
-        member = ctx.session.scalar(
-            select(Member).where(Member.network_id == network.id, Member.line_user_id == ctx.user_id)
-        )
+    member = access.sender(ctx, network) if network is not None else None
     if network is None or member is None or not member.is_organizer:
         ctx.reply(compose.text(messages.MEETING_ORGANIZER_ONLY))
         return None

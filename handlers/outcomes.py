@@ -32,7 +32,7 @@ def _managed(ctx: Context, net: Network, n: str) -> Thread | None:
     thread = access.thread(ctx, net, n)
     if thread is None:
         return None
-    if not can_manage(ctx.member(net), thread):
+    if not can_manage(access.sender(ctx, net), thread):
         ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(thread.number)))
         return None
     return thread
@@ -61,7 +61,7 @@ def record(ctx: Context, net: Network, n: str, outcome: Outcome, detail: str = "
     set_outcome(
         ctx.session,
         thread,
-        ctx.member(net),
+        access.sender(ctx, net),
         outcome,
         ctx.now,
         referred_to=detail or None,
@@ -81,7 +81,7 @@ def reopen_thread(ctx: Context, net: Network, n: str) -> None:
     if thread.is_open:
         ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
         return
-    reopen(ctx.session, thread, ctx.member(net), ctx.now)
+    reopen(ctx.session, thread, access.sender(ctx, net), ctx.now)
     ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread))
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, select
 
 from bot import cards, compose, messages
 from bot.context import Context
 from bot.registry import describe, on_any_text, on_postback
 from handlers import access
 from models import Member, Network, OutboxMessage, Outcome, PendingAnswer, ResponseKind, SentMessage, Thread
+from models.base import upsert
 from models.casework import OUTCOME_LABELS, RESPONSE_LIMIT, add_response, request_meeting, watching
-from models.membership import is_friend
+from models.membership import contact
 from models.settings import network_settings
 
 describe("#12 伝手 内容", "12番に伝手（つなげそうな人・団体）を返信します", order=40)
@@ -20,19 +21,35 @@ describe("#12 手伝えます 内容", "12番にお手伝いを申し出ます",
 
 ASK = {ResponseKind.CONNECTION: messages.ASK_CONNECTION, ResponseKind.OFFER: messages.ASK_OFFER}
 
+# Every text message that no command matched runs these: built once (see models/membership.py).
+_PENDING = select(PendingAnswer).where(
+    PendingAnswer.network_id == bindparam("network_id"), PendingAnswer.line_user_id == bindparam("line_user_id")
+)
+_QUOTED_TOPIC = (
+    select(OutboxMessage.topic)
+    .join(SentMessage, SentMessage.outbox_id == OutboxMessage.id)
+    .where(SentMessage.line_message_id == bindparam("quoted"))
+)
+_QUOTED_POST = select(Thread).where(
+    Thread.network_id == bindparam("network_id"), Thread.message_id == bindparam("quoted")
+)
+
 
 def _open_thread(ctx: Context, net: Network, n: str) -> Thread | None:
     thread = access.thread(ctx, net, n)
-    if thread is None:
-        return None
+    return thread if thread is not None and _answerable(ctx, thread) else None
+
+
+def _answerable(ctx: Context, thread: Thread) -> bool:
+    """Open and not retracted; otherwise the sender is told why not."""
     if thread.retracted:
         ctx.reply(compose.text(messages.THREAD_RETRACTED.format(number=thread.number)))
-        return None
+        return False
     if not thread.is_open:
         label = OUTCOME_LABELS[Outcome(thread.outcome)] if thread.outcome else ""
         ctx.reply(compose.text(messages.THREAD_CLOSED.format(number=thread.number, outcome=label)))
-        return None
-    return thread
+        return False
+    return True
 
 
 def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: ResponseKind, text: str) -> None:
@@ -45,22 +62,24 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
     stored = masked.text if masked else ""
     label = messages.RESPONSE_LABELS[kind]
     org = member.organization.name if member.organization else ""
-    poster = thread.poster
+    # Members are per network, so another member is another person.
+    poster = contact(ctx.session, thread.poster_id) if thread.poster_id not in (None, member.id) else None
     ctx.reply_topic = f"thread:{thread.id}"
-    if poster is not None and poster.line_user_id != member.line_user_id:
+    if poster is not None:
+        poster_id, follows = poster
         ctx.reply(
             compose.mention_text(
                 messages.RESPONSE_NOTIFY,
-                {"poster": poster.line_user_id},
+                {"poster": poster_id},
                 number=str(thread.number),
                 org=org,
                 label=label,
                 text=stored,
             )
         )
-        if is_friend(ctx.session, poster.line_user_id):
+        if follows:
             ctx.push(
-                poster.line_user_id,
+                poster_id,
                 compose.text(
                     messages.RESPONSE_NOTIFY_PUSH.format(number=thread.number, org=org, label=label, text=stored)
                 ),
@@ -78,19 +97,16 @@ def _start(ctx: Context, n: str, kind: ResponseKind) -> None:
     if net is None or member is None or thread is None:
         return
     minutes = network_settings(net).answer_minutes
-    ctx.session.execute(
-        delete(PendingAnswer).where(
-            PendingAnswer.network_id == net.id, PendingAnswer.line_user_id == member.line_user_id
-        )
-    )
-    ctx.session.add(
-        PendingAnswer(
-            network_id=net.id,
-            line_user_id=member.line_user_id,
-            thread_id=thread.id,
-            kind=kind,
-            expires_at=ctx.now + timedelta(minutes=minutes),
-        )
+    # One pending answer per person and group: pressing another button replaces it.
+    upsert(
+        ctx.session,
+        PendingAnswer,
+        ("network_id", "line_user_id"),
+        network_id=net.id,
+        line_user_id=member.line_user_id,
+        thread_id=thread.id,
+        kind=kind,
+        expires_at=ctx.now + timedelta(minutes=minutes),
     )
     ctx.reply(compose.mention_text(ASK[kind], {"user": member.line_user_id}, number=str(thread.number)))
 
@@ -148,18 +164,16 @@ def typed_response(ctx: Context, net: Network, n: str, kind: ResponseKind, text:
 @on_any_text(priority=10)
 def pending_answer(ctx: Context, text: str) -> bool:
     """The presser's next message in that group (within the time limit) is their answer."""
-    net = ctx.network() if ctx.in_group and ctx.user_id else None
+    net = access.group_network(ctx) if ctx.in_group and ctx.user_id else None
     if net is None:
         return False
-    pending = ctx.session.scalar(
-        select(PendingAnswer).where(PendingAnswer.network_id == net.id, PendingAnswer.line_user_id == ctx.user_id)
-    )
+    pending = ctx.session.scalar(_PENDING, {"network_id": net.id, "line_user_id": ctx.user_id})
     if pending is None:
         return False
     ctx.session.delete(pending)
     if pending.expires_at < ctx.now:
         return False
-    member = ctx.member(net)
+    member = access.sender(ctx, net)
     thread = ctx.session.get(Thread, pending.thread_id)
     if member is None or thread is None or not member.registered or not thread.is_open:
         return False
@@ -171,7 +185,7 @@ def pending_answer(ctx: Context, text: str) -> bool:
 def quote_comment(ctx: Context, text: str) -> bool:
     """A quote-reply to the bot's card (or to the original post) becomes a comment on that thread."""
     quoted = (ctx.raw.get("message") or {}).get("quotedMessageId")
-    net = ctx.network() if quoted and ctx.in_group else None
+    net = access.group_network(ctx) if quoted and ctx.in_group else None
     if net is None:
         return False
     thread = _quoted_thread(ctx, net, str(quoted))
@@ -180,18 +194,14 @@ def quote_comment(ctx: Context, text: str) -> bool:
     member = access.registered_member(ctx, net)
     if member is None:
         return True
-    if _open_thread(ctx, net, str(thread.number)) is not None:
+    if _answerable(ctx, thread):
         respond(ctx, net, member, thread, ResponseKind.COMMENT, ctx.text.strip())
     return True
 
 
 def _quoted_thread(ctx: Context, net: Network, quoted: str) -> Thread | None:
-    topic = ctx.session.scalar(
-        select(OutboxMessage.topic)
-        .join(SentMessage, SentMessage.outbox_id == OutboxMessage.id)
-        .where(SentMessage.line_message_id == quoted)
-    )
+    topic = ctx.session.scalar(_QUOTED_TOPIC, {"quoted": quoted})
     if topic and topic.startswith("thread:"):
         thread = ctx.session.get(Thread, int(topic.split(":", 1)[1]))
         return thread if thread is not None and thread.network_id == net.id else None
-    return ctx.session.scalar(select(Thread).where(Thread.network_id == net.id, Thread.message_id == quoted))
+    return ctx.session.scalar(_QUOTED_POST, {"network_id": net.id, "quoted": quoted})

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from bot import cards, compose, messages
 from bot.context import Context
 from bot.registry import describe, on_any_text, on_command, on_postback, on_text
 from handlers import access
 from models import CATEGORIES, Area, Network, Thread, ThreadState
-from models.casework import SUMMARY_LIMIT, correct, post_thread
+from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
 from models.classify import guess_area, guess_category
 
 LIST_LIMIT = 30
+
+# Built once, with bound parameters (see models/membership.py).
+_AREA_NAMES = select(Area.name).where(Area.network_id == bindparam("network_id")).order_by(Area.id)
+_OPEN = (Thread.network_id == bindparam("network_id"), Thread.state == ThreadState.OPEN)
+_OPEN_OLDEST_FIRST = select(Thread).where(*_OPEN).order_by(Thread.posted_at).limit(LIST_LIMIT)
+_OPEN_COUNT = select(func.count(Thread.id)).where(*_OPEN)
 
 describe("困りごと 内容", "困りごとを投稿します（名前・電話番号は書かないでください）", order=20)
 describe("一覧", "受付中の困りごとを表示します", order=30)
@@ -21,7 +27,7 @@ describe("地区登録 地区名 …", "地区を登録します（世話役）"
 
 
 def area_names(ctx: Context, net: Network) -> list[str]:
-    return list(ctx.session.scalars(select(Area.name).where(Area.network_id == net.id).order_by(Area.id)))
+    return list(ctx.session.scalars(_AREA_NAMES, {"network_id": net.id}))
 
 
 def post(ctx: Context, text: str) -> None:
@@ -89,8 +95,8 @@ def set_category(ctx: Context, n: str = "", c: str = "") -> None:
     found = _managed_thread(ctx, n)
     if found is None or c not in CATEGORIES:
         return
-    _, thread = found
-    correct(ctx.session, thread, ctx.member(), ctx.now, category=c)
+    net, thread = found
+    correct(ctx.session, thread, access.sender(ctx, net), ctx.now, category=c)
     ctx.reply(compose.text(messages.CATEGORY_SET.format(number=thread.number, category=c)))
 
 
@@ -113,7 +119,7 @@ def set_area(ctx: Context, n: str = "", r: str = "") -> None:
     if r not in area_names(ctx, net):
         ctx.reply(compose.text(messages.AREA_NONE))
         return
-    correct(ctx.session, thread, ctx.member(), ctx.now, area=r)
+    correct(ctx.session, thread, access.sender(ctx, net), ctx.now, area=r)
     ctx.reply(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
 
 
@@ -122,9 +128,10 @@ def list_open(ctx: Context, args: str = "") -> None:
     net = access.network(ctx)
     if net is None:
         return
-    where = (Thread.network_id == net.id, Thread.state == ThreadState.OPEN)
-    total = ctx.session.scalar(select(func.count(Thread.id)).where(*where)) or 0
-    threads = list(ctx.session.scalars(select(Thread).where(*where).order_by(Thread.posted_at).limit(LIST_LIMIT)))
+    threads = list(ctx.session.scalars(_OPEN_OLDEST_FIRST, {"network_id": net.id}))
+    total = len(threads)
+    if total == LIST_LIMIT:  # only a full page can hide more: most networks have fewer open threads
+        total = ctx.session.scalar(_OPEN_COUNT, {"network_id": net.id}) or total
     ctx.reply(cards.thread_list(threads, ctx.now, more=total - len(threads)))
 
 
@@ -135,7 +142,8 @@ def show(ctx: Context, n: str) -> None:
         return
     net, thread = found
     ctx.reply_topic = f"thread:{thread.id}"
-    ctx.reply(cards.thread_card(thread), cards.timeline_text(thread, access.timezone(net)))
+    timeline = timeline_tail(ctx.session, thread, cards.TIMELINE_LINES)
+    ctx.reply(cards.thread_card(thread), cards.timeline_text(timeline, access.timezone(net)))
 
 
 @on_command("地区登録", "#地区登録")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -50,3 +52,25 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # the two databases Kasane runs on
+
+
+def upsert(session: Session, model: type[Base], keys: tuple[str, ...], **values: Any) -> None:
+    """Insert a row, or update the one with the same ``keys`` (their unique constraint), in one statement.
+
+    Read-then-write takes two or three statements and a savepoint to survive a concurrent twin;
+    ``INSERT … ON CONFLICT DO UPDATE`` is atomic on both databases. Objects of ``model`` already
+    loaded in the session are not refreshed.
+    """
+    statement = _upsert_statement(session.get_bind().dialect.name, model, keys, tuple(values))
+    session.execute(statement, values)
+
+
+@cache
+def _upsert_statement(dialect: str, model: type[Base], keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    # Built once per shape: constructing it costs more CPU than running it.
+    statement = INSERTS[dialect](model)
+    changes = {name: statement.excluded[name] for name in columns if name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models.network import Member, Network
+from models.network import Member, Network, Organization
 from models.privacy import Masked, mask
 from models.thread import EventKind, Outcome, Response, ResponseKind, Thread, ThreadEvent, ThreadState
 
@@ -28,6 +29,32 @@ OUTCOME_LABELS = {
     Outcome.WITHDRAWN: "取り下げ",
 }
 OUTCOME_BY_LABEL = {label: outcome for outcome, label in OUTCOME_LABELS.items()}
+
+# Built once, with bound parameters: on the per-event path, building a statement and its
+# cache key costs more CPU than SQLite takes to run it.
+_THREAD_BY_NUMBER = select(Thread).where(
+    Thread.network_id == bindparam("network_id"), Thread.number == bindparam("number")
+)
+_TIMELINE_TAIL = (
+    select(ThreadEvent.at, ThreadEvent.kind, ThreadEvent.detail, Organization.name.label("organization"))
+    .outerjoin(Organization, Organization.id == ThreadEvent.organization_id)
+    .where(ThreadEvent.thread_id == bindparam("thread_id"))
+    .order_by(ThreadEvent.id.desc())
+    .limit(bindparam("limit"))
+)
+# One UPDATE takes the row lock on PostgreSQL, so concurrent posts get distinct numbers;
+# RETURNING reads the new value in the same statement.
+_NEXT_NUMBER = (
+    update(Network)
+    .where(Network.id == bindparam("network_id"))
+    .values(thread_counter=Network.thread_counter + 1)
+    .returning(Network.thread_counter)
+)
+_WATCHING = select(Response.id).where(
+    Response.thread_id == bindparam("thread_id"),
+    Response.member_id == bindparam("member_id"),
+    Response.kind == ResponseKind.WATCH,
+)
 
 
 def record_event(
@@ -54,10 +81,11 @@ def record_event(
 
 
 def next_number(session: Session, network: Network) -> int:
-    # One UPDATE takes the row lock on PostgreSQL, so concurrent posts get distinct numbers.
-    session.execute(update(Network).where(Network.id == network.id).values(thread_counter=Network.thread_counter + 1))
-    session.refresh(network, ["thread_counter"])
-    return network.thread_counter
+    number = session.execute(
+        _NEXT_NUMBER, {"network_id": network.id}, execution_options={"synchronize_session": False}
+    ).scalar_one()
+    set_committed_value(network, "thread_counter", number)
+    return number
 
 
 def post_thread(
@@ -92,7 +120,17 @@ def post_thread(
 
 
 def thread_by_number(session: Session, network: Network, number: int) -> Thread | None:
-    return session.scalar(select(Thread).where(Thread.network_id == network.id, Thread.number == number))
+    return session.scalar(_THREAD_BY_NUMBER, {"network_id": network.id, "number": number})
+
+
+# (at, kind, detail, organization): one line of a thread's timeline, the organization's name or None.
+TimelineEntry = Row[tuple[datetime, str, dict[str, Any], str | None]]
+
+
+def timeline_tail(session: Session, thread: Thread, limit: int) -> list[TimelineEntry]:
+    """The thread's last ``limit`` timeline events, oldest first, without loading the rest."""
+    rows = session.execute(_TIMELINE_TAIL, {"thread_id": thread.id, "limit": limit}).all()
+    return list(reversed(rows))
 
 
 def can_manage(member: Member | None, thread: Thread) -> bool:
@@ -159,14 +197,7 @@ def add_response(
 
 
 def watching(session: Session, thread: Thread, member: Member) -> bool:
-    return (
-        session.scalar(
-            select(Response.id).where(
-                Response.thread_id == thread.id, Response.member_id == member.id, Response.kind == ResponseKind.WATCH
-            )
-        )
-        is not None
-    )
+    return session.scalar(_WATCHING, {"thread_id": thread.id, "member_id": member.id}) is not None
 
 
 def set_outcome(

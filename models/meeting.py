@@ -12,14 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, utcnow
+from models.base import Base, upsert, utcnow
 from models.meeting_rule import MeetingRule, parse_rule
 from models.network import Member, Network
 
@@ -110,6 +110,11 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Read by every attendance button: built once, with bound parameters (see models/membership.py).
+_SCHEDULE = select(MeetingSchedule).where(MeetingSchedule.network_id == bindparam("network_id"))
+_CHANGES = select(MeetingChange).where(MeetingChange.network_id == bindparam("network_id"))
+
+
 @dataclass(frozen=True)
 class Occurrence:
     original: date  # identity: the date the rule gives
@@ -150,6 +155,7 @@ def rule_starts(rule: MeetingRule, tz: ZoneInfo, start: datetime, end: datetime)
     return found
 
 
+@lru_cache(maxsize=4096)  # pure, and every attendance button asks it twice (a CronTrigger each time)
 def rule_start_on(rule: MeetingRule, tz: ZoneInfo, day: date) -> datetime | None:
     midnight = datetime.combine(day, time(), tz)
     starts = rule_starts(rule, tz, midnight, midnight + timedelta(days=1))
@@ -157,7 +163,7 @@ def rule_start_on(rule: MeetingRule, tz: ZoneInfo, day: date) -> datetime | None
 
 
 def schedule_of(session: Session, network: Network) -> MeetingSchedule | None:
-    return session.scalar(select(MeetingSchedule).where(MeetingSchedule.network_id == network.id))
+    return session.scalar(_SCHEDULE, {"network_id": network.id})
 
 
 def set_schedule(
@@ -184,8 +190,7 @@ def set_schedule(
 
 # --- occurrences ---------------------------------------------------------------------
 def changes_of(session: Session, network: Network) -> dict[date, MeetingChange]:
-    rows = session.scalars(select(MeetingChange).where(MeetingChange.network_id == network.id))
-    return {row.occurrence: row for row in rows}
+    return {row.occurrence: row for row in session.scalars(_CHANGES, {"network_id": network.id})}
 
 
 def occurrences(
@@ -272,27 +277,19 @@ def change_occurrence(
 
 # --- attendance and the calendar token -------------------------------------------------------
 def answer(session: Session, network: Network, original: date, member: Member, reply: str, now: datetime) -> None:
-    """Record an organization's answer; a twin insert racing us becomes an update."""
+    """Record an organization's answer: the last member to answer for it wins, also when two race."""
     assert member.organization_id is not None and reply in ANSWERS
-    query = select(MeetingAttendance).where(
-        MeetingAttendance.network_id == network.id,
-        MeetingAttendance.occurrence == original,
-        MeetingAttendance.organization_id == member.organization_id,
+    upsert(
+        session,
+        MeetingAttendance,
+        ("network_id", "occurrence", "organization_id"),
+        network_id=network.id,
+        occurrence=original,
+        organization_id=member.organization_id,
+        answer=reply,
+        member_id=member.id,
+        answered_at=now,
     )
-    row = session.scalar(query)
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = MeetingAttendance(
-                    network_id=network.id, occurrence=original, organization_id=member.organization_id
-                )
-                row.answer, row.member_id, row.answered_at = reply, member.id, now
-                session.add(row)
-            return
-        except IntegrityError:
-            row = session.scalar(query)
-            assert row is not None
-    row.answer, row.member_id, row.answered_at = reply, member.id, now
 
 
 def attendance(session: Session, network: Network, original: date) -> dict[int, str]:

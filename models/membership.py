@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from models.network import Friend, Member, Network, Organization, OrgKind, Role
 
 ORG_NAME_LIMIT = 50
 
+# Statements that nearly every webhook event runs are built once, with bound parameters:
+# building a select() and its cache key each time costs more CPU than SQLite takes to run it.
+NETWORK_OF_GROUP = select(Network).where(Network.group_id == bindparam("group_id"))
+_NETWORK_AND_MEMBER = (
+    select(Network, Member)
+    .outerjoin(Member, and_(Member.network_id == Network.id, Member.line_user_id == bindparam("line_user_id")))
+    .options(joinedload(Member.organization))
+    .where(Network.group_id == bindparam("group_id"))
+)
+_MEMBER = (
+    select(Member)
+    .options(joinedload(Member.organization))
+    .where(Member.network_id == bindparam("network_id"), Member.line_user_id == bindparam("line_user_id"))
+)
+_CONTACT = (
+    select(Member.line_user_id, Friend.following)
+    .outerjoin(Friend, Friend.line_user_id == Member.line_user_id)
+    .where(Member.id == bindparam("member_id"))
+)
+
 
 def network_for_group(session: Session, group_id: str, now: datetime) -> tuple[Network, bool]:
     """The network of a LINE group, created on first sight; re-activated when the bot is re-added."""
-    network = session.scalar(select(Network).where(Network.group_id == group_id))
+    network = session.scalar(NETWORK_OF_GROUP, {"group_id": group_id})
     if network is None:
         network = Network(group_id=group_id, created_at=now)
         session.add(network)
@@ -32,6 +52,17 @@ def deactivate_network(session: Session, group_id: str, now: datetime) -> Networ
         network.active = False
         network.left_at = now
     return network
+
+
+def network_and_member(session: Session, group_id: str, line_user_id: str) -> tuple[Network | None, Member | None]:
+    """A group's network and a LINE user's membership of it (organization loaded), in one query."""
+    row = session.execute(_NETWORK_AND_MEMBER, {"group_id": group_id, "line_user_id": line_user_id}).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def find_member(session: Session, network_id: int, line_user_id: str) -> Member | None:
+    """A LINE user's membership of a network, with its organization (most answers name it)."""
+    return session.scalar(_MEMBER, {"network_id": network_id, "line_user_id": line_user_id})
 
 
 def member_of(session: Session, network: Network, line_user_id: str) -> Member:
@@ -85,6 +116,12 @@ def set_friend(session: Session, line_user_id: str, following: bool, now: dateti
 def is_friend(session: Session, line_user_id: str) -> bool:
     friend = session.get(Friend, line_user_id)
     return bool(friend and friend.following)
+
+
+def contact(session: Session, member_id: int) -> tuple[str, bool] | None:
+    """A member's LINE user id and whether they follow the bot (so may be pushed to 1:1), in one query."""
+    row = session.execute(_CONTACT, {"member_id": member_id}).first()
+    return (row[0], bool(row[1])) if row else None
 
 
 def grant_role(session: Session, network: Network, line_user_id: str, role: Role) -> Member:
