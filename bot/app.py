@@ -14,11 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.db import make_engine, make_session_factory
+from bot.db import make_engine, make_inbox_engine, make_session_factory
+from bot.inbox import InboxProcessor
 from bot.line_client import LineGateway
 from bot.registry import Registry, registry
+from bot.sealing import Sealer
 from bot.sender import Sender
-from bot.webhook import WebhookProcessor, blueprint
+from bot.wakeup import LocalWakeup
+from bot.webhook import WebhookDoor, blueprint
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,9 @@ class Runtime:
     sessions: sessionmaker[Session]
     clock: Clock
     registry: Registry
-    webhook: WebhookProcessor
-    sender: Sender
+    door: WebhookDoor  # /callback: records events
+    inbox: InboxProcessor  # the worker: handles them
+    sender: Sender  # the worker: sends the outbox
     fake_line: Any = None  # bot.fakeline.FakeLinePlatform in simulator mode
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -46,9 +50,39 @@ class Runtime:
     def channel_secret(self) -> str:
         return self.config.channel_secret or SIMULATOR_SECRET
 
-    def start_sender(self) -> None:
-        poll = self.config.get("sender", "poll_interval")
-        thread = threading.Thread(target=self.sender.run_forever, args=(self.stop, poll), daemon=True, name="sender")
+    def start_worker(self) -> None:
+        """Handle the inbox and send the outbox in threads of this one process (simulator, tests)."""
+        self.start_inbox()
+        self.start_sender()
+
+    def start_inbox(self, wakeup: LocalWakeup | None = None) -> None:
+        """Handle webhook events in a thread. ``wakeup``: how new ones are noticed; by default this
+        process's own door says so, a worker process of its own passes a watch on the database."""
+        if wakeup is None:
+            wakeup = LocalWakeup()
+            self.door.after_commit = wakeup.set
+        self._thread("inbox", self._run_inbox, wakeup)
+
+    def start_sender(self, wakeup: LocalWakeup | None = None) -> None:
+        """Send the outbox in threads; ``wakeup`` as for ``start_inbox`` (default: this process's inbox)."""
+        if wakeup is not None:
+            self.sender.wakeup = wakeup
+        self._thread("sender", self._run_sender)
+
+    def _run_inbox(self, wakeup: LocalWakeup) -> None:
+        try:
+            self.inbox.run_forever(self.stop, wakeup, self.config.get("worker", "poll_interval"))
+        finally:
+            wakeup.close()
+
+    def _run_sender(self) -> None:
+        try:
+            self.sender.run_forever(self.stop, self.config.get("sender", "poll_interval"))
+        finally:
+            self.sender.wakeup.close()
+
+    def _thread(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=name)
         thread.start()
         self.threads.append(thread)
 
@@ -68,6 +102,14 @@ class Runtime:
         for thread in self.threads:
             thread.join(timeout=5)
 
+    def close(self) -> None:
+        """Release connections (tests build many runtimes on one database)."""
+        self.shutdown()
+        self.sender.gateway.close()
+        self.door.writer.close()
+        if self.inbox.inbox is not self.engine:
+            self.inbox.inbox.dispose()
+
 
 def line_base_url(config: Config) -> str:
     if not config.simulator:
@@ -85,16 +127,30 @@ def build_runtime(config: Config, *, clock: Clock | None = None, engine: Engine 
     sessions = make_session_factory(engine)
     secret = config.channel_secret or SIMULATOR_SECRET
     token = config.channel_access_token or SIMULATOR_TOKEN
-    gateway = LineGateway(line_base_url(config), token, timeout=config.get("line", "request_timeout"))
+    concurrency = config.get("sender", "concurrency")
+    gateway = LineGateway(
+        line_base_url(config), token, timeout=config.get("line", "request_timeout"), connections=concurrency
+    )
     sender = Sender(
         sessions,
         gateway,
         clock.now,
         max_age=timedelta(hours=config.get("sender", "max_attempts_age_hours")),
         lease=timedelta(seconds=config.get("sender", "lease_seconds")),
+        concurrency=concurrency,
     )
-    processor = WebhookProcessor(sessions, registry, secret, clock.now, settings=config, after_commit=sender.wake)
-    runtime = Runtime(config, engine, sessions, clock, registry, processor, sender)
+    inbox_engine = make_inbox_engine(config.database_url, engine)
+    door = WebhookDoor(inbox_engine, secret, clock.now)
+    inbox = InboxProcessor(
+        sessions,
+        inbox_engine,
+        registry,
+        Sealer(secret),
+        clock.now,
+        settings=config,
+        after_commit=sender.wake,
+    )
+    runtime = Runtime(config, engine, sessions, clock, registry, door, inbox, sender)
     if config.simulator:
         from bot.fakeline import FakeLinePlatform
 

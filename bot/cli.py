@@ -60,16 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the webhook server (and the sender and scheduler)")
+    serve = sub.add_parser("serve", help="run the webhook server, with a worker process beside it")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--no-sender", action="store_true", help="leave sending to a separate `kasane worker`")
-    serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs here")
+    help_worker = "web only: a separate `kasane worker` handles events and sends (same as [worker] embedded = false)"
+    serve.add_argument("--no-worker", action="store_true", help=help_worker)
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this server's worker")
     help_time = "simulator: start the clock at ISO-8601 (default: now) and enable its clock control"
     serve.add_argument("--simulate-time", nargs="?", const="now", metavar="ISO-8601", help=help_time)
 
-    worker = sub.add_parser("worker", help="run the outbox sender and the scheduler without a web server")
+    worker = sub.add_parser(
+        "worker", help="handle webhook events and run scheduled jobs, with a sender process (no web server)"
+    )
     worker.add_argument("--no-scheduler", action="store_true")
+    # A replacement for a sender process that died (its worker starts it).
+    worker.add_argument("--role", choices=["handle", "send"], default="handle", help=argparse.SUPPRESS)
+    # Set by `kasane serve` when it starts a replacement worker: stop when that server is gone.
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
 
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "current"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -36,12 +37,19 @@ def prepare_database(config: Config) -> None:
         raise UsageError("the database schema is not current: run `kasane db upgrade` first")
 
 
+def worker_in_threads(config: Config, simulated: bool) -> bool:
+    """The simulator's clock lives in the web process, and an in-memory database cannot be shared:
+    then the worker runs as threads of ``kasane serve`` instead of processes of its own."""
+    return simulated or config.simulator or ":memory:" in config.database_url
+
+
 @command("serve")
 def serve(args: argparse.Namespace, config: Config) -> int:
     from waitress import create_server
 
     from bot.app import create_app, line_base_url
     from bot.simulator.clock import CLOCK_ENABLED, simulated_clock
+    from bot.worker_process import ChildProcess
 
     if args.host:
         config.values["server"]["host"] = args.host
@@ -53,6 +61,13 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         )
     clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
     prepare_database(config)
+    embedded = config.get("worker", "embedded") and not args.no_worker
+    threads = embedded and worker_in_threads(config, clock is not None)
+    child = None
+    if embedded and not threads:
+        # Forked now, before this process has any thread or database connection.
+        child = ChildProcess("worker", lambda parent: run_worker(args, config, parent), worker_argv(args))
+        child.start()
     app = create_app(config, clock=clock)
     app.config[CLOCK_ENABLED] = clock is not None
     runtime = app.extensions["kasane"]
@@ -60,11 +75,15 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     try:
         server = create_server(app, host=host, port=port, threads=config.get("server", "threads"))
     except OSError as exc:
+        if child is not None:
+            child.stop()
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    if config.get("sender", "in_process") and not args.no_sender:
-        runtime.start_sender()
-    if config.get("scheduler", "enabled") and not args.no_scheduler:
-        runtime.start_scheduler()
+    if threads:
+        runtime.start_worker()
+        if config.get("scheduler", "enabled") and not args.no_scheduler:
+            runtime.start_scheduler()
+    if child is not None:
+        child.watch()
     wait_for_signal(lambda: (runtime.shutdown(), server.close()))
     log.info("Kasane is listening on http://%s:%s (webhook: /callback, health: /healthz)", host, port)
     if config.simulator:
@@ -73,23 +92,68 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         server.run()
     except (OSError, ValueError):
         pass  # closed by the signal handler
+    if child is not None:
+        child.stop()
+    runtime.shutdown()
+    return 0
+
+
+def worker_argv(args: argparse.Namespace, role: str | None = None) -> list[str]:
+    """A fresh ``kasane worker`` with these settings (to replace a child process that died)."""
+    argv = [sys.executable, "-m", "bot"]
+    if args.config:
+        argv += ["--config", args.config]
+    if args.verbose:
+        argv.append("-v")
+    argv.append("worker")
+    if args.no_scheduler:
+        argv.append("--no-scheduler")
+    if role:
+        argv += ["--role", role]
+    return argv
+
+
+def run_worker(args: argparse.Namespace, config: Config, parent: int | None = None, role: str = "handle") -> int:
+    """Until SIGTERM (or the parent's end): ``handle`` the inbox and run scheduled jobs, with a
+    sender process beside it; or only ``send`` the outbox (that sender process)."""
+    from bot.app import build_runtime
+    from bot.inbox_writer import INBOX_CHANNEL
+    from bot.outbox import OUTBOX_CHANNEL
+    from bot.wakeup import database_wakeup
+    from bot.worker_process import ChildProcess, die_with_parent, lower_priority
+
+    lower_priority(config.get("worker", "nice"))
+    sender = None
+    if role == "handle":  # forked before this process has threads or connections
+        sender = ChildProcess("sender", lambda me: run_worker(args, config, me, "send"), worker_argv(args, "send"))
+        sender.start()
+    runtime = build_runtime(config)
+    if parent is not None:
+        die_with_parent(parent, runtime.stop.set)
+    stopped = wait_for_signal(runtime.stop.set)
+    if role == "send":
+        runtime.start_sender(database_wakeup(runtime.engine, OUTBOX_CHANNEL))
+        log.info("sender %s: sending the outbox", runtime.sender.name)
+    else:
+        runtime.start_inbox(database_wakeup(runtime.inbox.inbox, INBOX_CHANNEL))
+        if config.get("scheduler", "enabled") and not args.no_scheduler:
+            runtime.start_scheduler()
+        if sender is not None:
+            sender.watch()
+        log.info("worker: handling webhook events, running scheduled jobs")
+    while not runtime.stop.is_set():
+        stopped.wait(1.0)
+    if sender is not None:
+        sender.stop()
     runtime.shutdown()
     return 0
 
 
 @command("worker")
 def worker(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import build_runtime
-
-    prepare_database(config)
-    runtime = build_runtime(config)
-    if config.get("scheduler", "enabled") and not args.no_scheduler:
-        runtime.start_scheduler()
-    wait_for_signal(runtime.shutdown)
-    log.info("worker %s: sending the outbox", runtime.sender.name)
-    runtime.sender.run_forever(runtime.stop, config.get("sender", "poll_interval"))
-    runtime.shutdown()
-    return 0
+    if args.parent is None:
+        prepare_database(config)
+    return run_worker(args, config, parent=args.parent, role=args.role)
 
 
 @command("db")

@@ -34,12 +34,28 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "enabled": (bool, True),
         "timezone": (str, "Asia/Tokyo"),
     },
+    "worker": {
+        "embedded": (bool, True),
+        "nice": (int, 10),
+        "poll_interval": (float, 1.0),
+    },
     "sender": {
-        "in_process": (bool, True),
+        "concurrency": (int, 16),
         "poll_interval": (float, 1.0),
         "max_attempts_age_hours": (float, 23.0),
         "lease_seconds": (float, 30.0),
     },
+}
+
+# Numbers outside these bounds are mistakes, not tuning.
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("worker", "nice"): (0, 19),
+    ("worker", "poll_interval"): (0.01, 60),
+    ("sender", "concurrency"): (1, 64),
+}
+# Keys that were renamed: a clear line beats "unknown key".
+RENAMED: dict[tuple[str, str], str] = {
+    ("sender", "in_process"): "[worker] embedded",
 }
 
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -95,6 +111,9 @@ def _check_type(where: str, section: str, key: str, value: Any) -> Any:
         return float(value)
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(f"{where}: [{section}] {key} must be {expected.__name__}, got {type(value).__name__}")
+    low, high = RANGES.get((section, key), (None, None))
+    if low is not None and high is not None and not low <= value <= high:
+        raise ConfigError(f"{where}: [{section}] {key} must be between {low:g} and {high:g}, got {value}")
     return value
 
 
@@ -113,6 +132,8 @@ def _merge_file(values: dict[str, dict[str, Any]], path: Path) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{section}] must be a table")
         for key, value in table.items():
+            if (section, key) in RENAMED:
+                raise ConfigError(f"{path}: [{section}] {key} is now {RENAMED[section, key]}")
             if key not in SCHEMA[section]:
                 raise ConfigError(f"{path}: unknown key [{section}] {key}")
             values[section][key] = _check_type(str(path), section, key, value)

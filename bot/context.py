@@ -21,6 +21,7 @@ class Context:
     event: Any  # the SDK's typed event
     now: datetime
     settings: Any = None  # bot.config.Config
+    received_at: datetime | None = None  # when the webhook door recorded the event (reply tokens age from then)
     replies: list[dict[str, Any]] = field(default_factory=list)
     reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
 
@@ -93,6 +94,13 @@ class Context:
     ) -> None:
         outbox.enqueue(self.session, chat_id, list(messages), now=self.now, dedupe_key=dedupe_key, topic=topic)
 
+    @property
+    def reply_lane(self) -> str | None:
+        """In a group, each member's answers queue on their own: a crowd answering at once is answered at once."""
+        if self.group_id and self.user_id:
+            return f"{self.group_id}/{self.user_id}"
+        return self.chat_id
+
     def flush_replies(self) -> None:
         if self.replies and self.chat_id:
             outbox.enqueue(
@@ -101,6 +109,8 @@ class Context:
                 self.replies,
                 now=self.now,
                 reply_token=self.reply_token,
+                token_issued_at=self.received_at,
                 topic=self.reply_topic,
+                lane=self.reply_lane,
             )
         self.replies = []

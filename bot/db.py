@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -19,7 +21,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Engine:
+    """``synchronous`` (SQLite): NORMAL survives a crash of the process; FULL also a power cut,
+    at the price of an fsync per commit (about 0.7 ms of CPU on a small virtual machine)."""
     url = normalise_url(url)
     if not is_sqlite(url):
         if "poolclass" not in kwargs:
@@ -35,7 +39,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if ":memory:" not in url:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -45,6 +49,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def inbox_path(url: str) -> Path | None:
+    """SQLite's inbox file beside the database (``kasane.db`` → ``kasane-inbox.db``); None: no file of its own."""
+    parsed = make_url(normalise_url(url))
+    if not is_sqlite(url) or not parsed.database or parsed.database == ":memory:":
+        return None
+    main = Path(parsed.database)
+    return main.with_name(f"{main.stem}-inbox{main.suffix or '.db'}")
+
+
+def make_inbox_engine(url: str, engine: Engine) -> Engine:
+    """Where webhook events wait (models/event.py ``InboxEvent``): a file of its own on SQLite,
+    the same database elsewhere. The SQLite file holds only events in transit, so Kasane creates
+    its one table itself instead of migrating it."""
+    path = inbox_path(url)
+    if path is None:
+        return engine
+    from sqlalchemy.schema import CreateTable
+
+    from models import InboxEvent
+
+    # FULL: the webhook's 200 promises LINE the event is kept (LINE will not send it again),
+    # so that commit must survive a power cut too.
+    inbox = make_engine(f"sqlite:///{path}", synchronous="FULL")
+    with inbox.begin() as connection:  # IF NOT EXISTS: the web process and its worker may both get here first
+        connection.execute(CreateTable(InboxEvent.__table__, if_not_exists=True))
+    return inbox
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -98,10 +98,12 @@ def classify(exc: Exception) -> Result:
 
 
 class LineGateway:
-    def __init__(self, api_base_url: str, access_token: str, timeout: float = 5.0) -> None:
+    def __init__(self, api_base_url: str, access_token: str, timeout: float = 5.0, connections: int = 10) -> None:
         configuration = Configuration(host=api_base_url.rstrip("/"), access_token=access_token)
         # Our outbox owns retries (with backoff and retry keys); urllib3's silent ones would hide them.
         configuration.retries = False
+        # One kept-alive connection per sending thread: more would be opened and thrown away.
+        configuration.connection_pool_maxsize = max(1, connections)
         self._client = ApiClient(configuration)
         self._api = MessagingApi(self._client)
         self.timeout = timeout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
@@ -13,6 +13,8 @@ from models import OutboxMessage
 # LINE: "use the reply token within one minute". Keep a margin for the sender's queue.
 REPLY_TOKEN_LIFETIME = timedelta(seconds=50)
 MAX_MESSAGES_PER_REQUEST = 5
+# The sender (a process of its own) listens here on PostgreSQL; SQLite's commits wake it anyway.
+OUTBOX_CHANNEL = "kasane_outbox"
 
 Message = dict[str, Any]
 
@@ -30,20 +32,28 @@ def enqueue(
     reply_token: str | None = None,
     dedupe_key: str | None = None,
     topic: str | None = None,
+    token_issued_at: datetime | None = None,
+    lane: str | None = None,
 ) -> list[OutboxMessage]:
     """Add messages for one chat, in order; the reply token (single use) goes on the first row only.
+
+    A reply token ages from when LINE sent the event (``token_issued_at``: when the webhook
+    recorded it), not from when the worker got to it: after a burst, a token already too old
+    is not tried; the message is pushed.
 
     With a ``dedupe_key`` the caller promises it checked ``already_queued`` in this
     transaction; the unique constraint still stops a concurrent twin at commit.
     """
     rows = []
+    deadline = (token_issued_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None
     for index, chunk in enumerate(_chunks(messages)):
         key = dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}"
         row = OutboxMessage(
             chat_id=chat_id,
+            lane=lane or chat_id,
             messages=chunk,
             reply_token=reply_token if index == 0 else None,
-            reply_deadline=now + REPLY_TOKEN_LIFETIME if reply_token and index == 0 else None,
+            reply_deadline=deadline if index == 0 else None,
             dedupe_key=key,
             topic=topic,
             created_at=now,
@@ -52,7 +62,14 @@ def enqueue(
         session.add(row)
         rows.append(row)
     session.flush()
+    _notify_sender(session)
     return rows
+
+
+def _notify_sender(session: Session) -> None:
+    # Delivered at commit, once per transaction however many times it is sent.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
 
 
 def already_queued(session: Session, dedupe_key: str) -> bool:
@@ -73,3 +90,4 @@ def enqueue_lookup(session: Session, lookup: str, *, now: datetime, **params: st
             next_attempt_at=now,
         )
     )
+    _notify_sender(session)

@@ -8,13 +8,13 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from jobs import scheduled
-from models import ProcessedEvent
+from models import WebhookEvent
 
 # LINE redelivers for a limited time (hours, not weeks); a month of ids is ample.
 KEEP_EVENT_IDS = timedelta(days=30)
 
 
 @scheduled("cron", hour=3, minute=17)
-def prune_processed_events(session: Session, now: datetime) -> int:
-    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < now - KEEP_EVENT_IDS))
+def prune_webhook_events(session: Session, now: datetime) -> int:
+    result = session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < now - KEEP_EVENT_IDS))
     return result.rowcount or 0

@@ -2,7 +2,7 @@
 
 from models.base import Base, UTCDateTime, utcnow
 from models.dashboard import LoginToken, ThreadNote
-from models.event import ProcessedEvent
+from models.event import EventOutcome, InboxEvent, WebhookEvent
 from models.meeting import (
     AgendaChange,
     CalendarFeed,
@@ -54,7 +54,9 @@ __all__ = [
     "OrgKind",
     "OutboxMessage",
     "OutboxStatus",
-    "ProcessedEvent",
+    "EventOutcome",
+    "InboxEvent",
+    "WebhookEvent",
     "ReplyState",
     "Role",
     "UTCDateTime",

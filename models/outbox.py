@@ -30,6 +30,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_chat_status", "chat_id", "status", "id"),
+        Index("ix_outbox_lane_status", "lane", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # also the send order per chat
@@ -37,6 +38,10 @@ class OutboxMessage(Base):
     # For scheduled sends: one row per (thread, step) or (meeting, kind), ever.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     chat_id: Mapped[str] = mapped_column(String(128))
+    # Rows of one lane are sent one after another, in id order; lanes are sent side by side.
+    # A lane is a chat, or in a group one member's answers: dozens of people pressing 出席 at
+    # once each get their answer without waiting behind everyone else's.
+    lane: Mapped[str] = mapped_column(String(200), default=lambda context: context.get_current_parameters()["chat_id"])
     messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     reply_token: Mapped[str | None] = mapped_column(String(64))
     reply_deadline: Mapped[datetime | None]

@@ -149,7 +149,7 @@ def app(config, clock: Clock, engine: Engine):  # type: ignore[no-untyped-def]
     app = create_app(config, clock=clock, engine=engine)
     app.config["TESTING"] = True
     yield app
-    app.extensions["kasane"].sender.gateway.close()
+    app.extensions["kasane"].close()
 
 
 @pytest.fixture

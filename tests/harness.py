@@ -197,7 +197,9 @@ class World:
         return answer
 
     def deliver(self) -> Answer:
-        """Let the outbox sender run until nothing is due, and return what LINE accepted since last time."""
+        """Let the worker handle what the webhook recorded and send until nothing is due; return what
+        LINE accepted since last time."""
+        self.runtime.inbox.drain()
         self.runtime.sender.drain()
         deliveries = self.platform.deliveries()
         new, self._seen = deliveries[self._seen :], len(deliveries)

@@ -27,6 +27,9 @@ from models import Network, OutboxMessage
         ("[server]\nport = '8000'", "[server] port must be int, got str"),
         ("[scheduler]\nenabled = 'yes'", "[scheduler] enabled must be bool, got str"),
         ("[server]\nport = true", "[server] port must be int, got bool"),
+        ("[sender]\nin_process = false", "[sender] in_process is now [worker] embedded"),
+        ("[sender]\nconcurrency = 0", "[sender] concurrency must be between 1 and 64, got 0"),
+        ("[worker]\nnice = 40", "[worker] nice must be between 0 and 19, got 40"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys, content: str, expected: str):

@@ -75,7 +75,14 @@ def test_answered_thread_gets_how_did_it_go_twice_at_most(world, net, session):
     assert not tick(world, datetime(2026, 12, 8, 9, 0, tzinfo=JST))  # 14 days minus an hour
     first = tick(world, datetime(2026, 12, 8, 10, 30, tzinfo=JST))
     assert first.texts[0] == "@Carol さん、#1 のその後を教えてください。"
-    assert [b["label"] for b in first.buttons] == ["解決した", "少し楽になった", "つないだ", "伴走を続ける", "終了する", "取り下げる"]
+    assert [b["label"] for b in first.buttons] == [
+        "解決した",
+        "少し楽になった",
+        "つないだ",
+        "伴走を続ける",
+        "終了する",
+        "取り下げる",
+    ]
     assert not tick(world, datetime(2026, 12, 15, 10, 30, tzinfo=JST))
     assert tick(world, datetime(2026, 12, 22, 10, 30, tzinfo=JST))
     assert not tick(world, datetime(2027, 1, 5, 10, 30, tzinfo=JST))
@@ -181,4 +188,3 @@ def test_interval_settings_are_per_network(world, net, session, runtime):
     session.commit()
     carol.says(group, "困りごと 配食サービスを探しています")
     assert tick(world, datetime(2026, 11, 25, 10, 30, tzinfo=JST)).text.startswith("#1 にまだ返信")
-

@@ -31,7 +31,7 @@ HOSTILE = settings(
 )
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Tables the bot writes for every event it answers (the event id, the answer): not "state".
-BOOKKEEPING = {"processed_events", "outbox", "sent_messages"}
+BOOKKEEPING = {"webhook_events", "outbox", "sent_messages"}
 SILENCE = None
 
 

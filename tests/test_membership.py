@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models import Friend, Member, Network, Organization, ProcessedEvent
+from models import Friend, Member, Network, Organization, WebhookEvent
 
 
 def test_bot_added_to_a_group_creates_the_network_and_greets(world, session):
@@ -113,7 +113,7 @@ def test_help_lists_the_commands(world):
 def test_every_handled_event_is_recorded_by_id(world, session):
     group = world.group()
     world.invite_bot(group)
-    assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+    assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
 
 
 def test_a_member_who_leaves_is_marked_and_cleared_on_return(world, session):

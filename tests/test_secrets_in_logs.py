@@ -87,9 +87,11 @@ def test_a_whole_flow_and_its_error_paths_log_no_secret(world, runtime, platform
     platform.channel_access_token = TOKEN
     assert "401" in everything.text and "Authentication failed" in everything.text
 
-    # A table goes missing: the webhook answers 500, the sender's round fails and logs it.
+    # Tables go missing: the webhook answers 500, the sender's round fails and logs it.
     with runtime.engine.begin() as connection:
         connection.execute(text("ALTER TABLE outbox RENAME TO outbox_gone"))
+    with runtime.inbox.inbox.begin() as connection:  # on SQLite, a file of its own
+        connection.execute(text("ALTER TABLE inbox RENAME TO inbox_gone"))
     try:
         response = world.post(encode_body(world.line.payload(world.line.text(group.id, carol.id, POSTED))))
         assert response.status_code == 500
@@ -103,6 +105,8 @@ def test_a_whole_flow_and_its_error_paths_log_no_secret(world, runtime, platform
     finally:
         with runtime.engine.begin() as connection:
             connection.execute(text("ALTER TABLE outbox_gone RENAME TO outbox"))
+        with runtime.inbox.inbox.begin() as connection:
+            connection.execute(text("ALTER TABLE inbox_gone RENAME TO inbox"))
     assert "round failed" in everything.text
 
     assert "/v2/bot/message/" in everything.text, "urllib3's DEBUG lines were captured too"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from conftest import make_config, require_postgres
+from conftest import TOKEN, make_config, require_postgres
+from sqlalchemy import func, select
 
 from bot import compose, outbox
 from bot.app import build_runtime
 from bot.fakeline import FakeLineServer, encode_body
-from bot.line_client import Outcome
+from bot.line_client import LineGateway, Outcome
 from bot.sender import Sender
 from models import OutboxMessage
 
@@ -90,6 +92,7 @@ def test_reply_whose_outcome_was_lost_is_not_pushed_again(world, runtime, platfo
             raise KeyboardInterrupt()
 
     world.post(encode_body(world.line.payload(event)))
+    runtime.inbox.drain()
     doomed = DiesAfterReplying(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
     with pytest.raises(KeyboardInterrupt):
         doomed.drain()
@@ -103,7 +106,8 @@ def test_reply_whose_outcome_was_lost_is_not_pushed_again(world, runtime, platfo
 def test_expired_reply_token_falls_back_to_push(world, runtime, platform, group):
     alice = world.person("Alice")
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
-    runtime.clock.advance(timedelta(minutes=2))
+    runtime.clock.advance(timedelta(minutes=2))  # the worker was busy for two minutes: the token aged meanwhile
+    runtime.inbox.drain()
     runtime.sender.drain()
     [delivery] = platform.deliveries(group.id)
     assert delivery.via == "push" and delivery.retry_key
@@ -227,3 +231,74 @@ def test_classify_maps_line_answers_to_decisions(runtime, platform, group):
     gateway = runtime.sender.gateway
     assert gateway.push(group.id, [compose.text("a")], "not-a-uuid").outcome == Outcome.REJECTED
     assert gateway.group_summary("C" + "1" * 32).outcome == Outcome.NOT_FOUND
+
+
+# --- many at once: lanes ---------------------------------------------------------------------------------
+
+
+class CountingGateway(LineGateway):
+    """The real gateway, counting how many of its calls to LINE are in flight at once."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.in_flight = self.most = 0
+
+    def push(self, *args, **kwargs):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            return super().push(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def run_until_sent(sender: Sender, runtime, rows: int, timeout: float = 30.0) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run_forever, args=(stop, 0.05))
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with runtime.sessions() as session:
+                sent = session.scalar(select(func.count()).where(OutboxMessage.status == "sent"))
+            if sent >= rows:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"only {sent} of {rows} sent")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_lanes_are_sent_side_by_side_and_each_lane_in_order(runtime, platform, group, line_server):
+    platform.set_latency(0.2)  # every call waits for LINE, as in reality
+    lanes = {f"{group.id}/U{n:032x}": [f"{n}-{i}" for i in range(3)] for n in range(4)}
+    for lane, texts in lanes.items():
+        for text_ in texts:
+            queue_push(runtime, group.id, text_, lane=lane)
+    gateway = CountingGateway(line_server.url, TOKEN)
+    sender = Sender(runtime.sessions, gateway, runtime.clock.now, name="many", concurrency=4)
+    try:
+        run_until_sent(sender, runtime, rows=12)
+    finally:
+        gateway.close()
+
+    delivered = [d.messages[0]["text"] for d in platform.deliveries(group.id)]
+    assert sorted(delivered) == sorted(t for texts in lanes.values() for t in texts)  # each once
+    for texts in lanes.values():
+        assert [t for t in delivered if t in texts] == texts  # in order within its lane
+    assert 2 <= gateway.most <= 4  # lanes overlapped, never more than the concurrency
+
+
+def test_in_a_group_each_members_answers_get_a_lane_of_their_own(world, runtime, group):
+    alice, bob = world.person("Alice"), world.person("Bob")
+    group.add(alice, bob)
+    alice.says(group, "ヘルプ")
+    bob.says(group, "ヘルプ")
+    queue_push(runtime, group.id, "お知らせ")
+    with runtime.sessions() as session:
+        lanes = session.scalars(select(OutboxMessage.lane).order_by(OutboxMessage.id.desc()).limit(3)).all()
+    assert lanes == [group.id, f"{group.id}/{bob.id}", f"{group.id}/{alice.id}"]

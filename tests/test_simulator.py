@@ -32,7 +32,7 @@ from bot.config import load_config
 from bot.simulator import rendering
 from bot.simulator.clock import CLOCK_ENABLED, simulated_clock
 from bot.simulator.views import EXTENSION
-from models import ProcessedEvent
+from models import InboxEvent, WebhookEvent
 
 JST = ZoneInfo("Asia/Tokyo")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
@@ -80,7 +80,7 @@ def serve_simulator(database_url: str, *, simulate_time: bool = False, start: da
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    runtime.start_sender()
+    runtime.start_worker()
     try:
         yield Served(app, runtime, f"http://127.0.0.1:{port}")
     finally:
@@ -165,8 +165,15 @@ def push_from_bot(served: Served, to: str, *messages: dict[str, Any]) -> None:
 
 
 def processed(served: Served, event_type: str) -> int:
+    """Events of this type the bot handled, once its worker thread has emptied the inbox."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with served.runtime.inbox.inbox.connect() as connection:
+            if not connection.execute(select(InboxEvent.seq).limit(1)).first():
+                break
+        time.sleep(0.02)
     with served.runtime.sessions() as session:
-        rows = session.scalars(select(ProcessedEvent).where(ProcessedEvent.event_type == event_type)).all()
+        rows = session.scalars(select(WebhookEvent).where(WebhookEvent.event_type == event_type)).all()
         return len(rows)
 
 

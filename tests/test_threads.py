@@ -163,7 +163,7 @@ def test_privacy_warning_and_nothing_raw_in_the_database_or_logs(world, net, ses
 def dump_database(session) -> str:
     """Every text value in every table, as one string."""
     rows = []
-    for table in ("threads", "thread_responses", "thread_events", "outbox", "processed_events", "members"):
+    for table in ("threads", "thread_responses", "thread_events", "outbox", "webhook_events", "members"):
         rows += [str(tuple(r)) for r in session.execute(text(f"SELECT * FROM {table}"))]
     session.commit()
     return "\n".join(rows)
@@ -187,7 +187,9 @@ def test_edited_message_replaces_the_stored_text_masked(world, net, session):
     event = world.line.text(group.id, carol.id, "困りごと 引っ越しの手伝いが必要です")
     world.send(event)
 
-    answer = world.send(world.line.message_edited(group.id, carol.id, event["message"]["id"], "困りごと 電話 092-111-2222 まで"))
+    answer = world.send(
+        world.line.message_edited(group.id, carol.id, event["message"]["id"], "困りごと 電話 092-111-2222 まで")
+    )
 
     assert thread(session, 1).summary == "電話 ［電話番号］ まで"
     assert "送信取消" in answer.text

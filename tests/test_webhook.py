@@ -10,7 +10,7 @@ from conftest import SECRET, require_shared
 from sqlalchemy import func, select
 
 from bot.fakeline import encode_body, sign
-from models import Network, OutboxMessage, ProcessedEvent
+from models import Network, OutboxMessage, WebhookEvent
 
 
 def count(session, model) -> int:
@@ -32,7 +32,7 @@ def test_missing_or_wrong_signature_is_400_and_stores_nothing(world, session, ca
 
     assert [missing.status_code, wrong.status_code, tampered.status_code] == [400, 400, 400]
     assert b"join" not in wrong.data and b"events" not in wrong.data
-    assert count(session, ProcessedEvent) == 0 and count(session, Network) == 0
+    assert count(session, WebhookEvent) == 0 and count(session, Network) == 0
     assert group.id not in caplog.text  # the body is never logged
 
 

@@ -117,7 +117,14 @@ class FakeLinePlatform:
             self.requests.append(request)
 
     def accept(
-        self, *, via: str, to: str, messages: list[dict[str, Any]], retry_key: str | None, request_id: str
+        self,
+        *,
+        via: str,
+        to: str,
+        messages: list[dict[str, Any]],
+        retry_key: str | None,
+        request_id: str,
+        reply_token: str | None = None,
     ) -> list[dict[str, Any]]:
         """Record a delivery and return its `sentMessages`. Call with the lock held."""
         now = self.now()
@@ -132,6 +139,7 @@ class FakeLinePlatform:
                 at=now,
                 index=next(self._delivery_index),
                 sent_messages=sent,
+                reply_token=reply_token,
             )
         )
         if retry_key is not None:

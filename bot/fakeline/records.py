@@ -31,3 +31,4 @@ class Delivery:
     at: datetime
     index: int  # never reset by clear(), so a poller's `after` stays meaningful
     sent_messages: list[dict[str, Any]]
+    reply_token: str | None = None  # the token a reply used (LINE knows which event it answered)

@@ -73,7 +73,12 @@ def reply(platform: FakeLinePlatform) -> flask.Response:
             return _invalid(details)
         token.used = True
         sent = platform.accept(
-            via="reply", to=token.chat_id, messages=body["messages"], retry_key=None, request_id=flask.g.request_id
+            via="reply",
+            to=token.chat_id,
+            messages=body["messages"],
+            retry_key=None,
+            request_id=flask.g.request_id,
+            reply_token=body["replyToken"],
         )
     return flask.jsonify(sentMessages=sent)
 
@@ -162,6 +167,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "messages": delivery.messages,
         "sentMessages": delivery.sent_messages,
         "retryKey": delivery.retry_key,
+        "replyToken": delivery.reply_token,
         "requestId": delivery.request_id,
         "at": delivery.at.isoformat(),
     }

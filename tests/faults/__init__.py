@@ -641,15 +641,22 @@ def fingerprint(messages: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
 
 
 def wait_until_sent(engine: Any, timeout: float = 90.0, alive: Callable[[], bool] | None = None) -> float:
-    """Wait until no outbox row is pending; returns the seconds it took."""
+    """Wait until the worker has handled every event and no outbox row is pending; returns the seconds it took."""
     from sqlalchemy import text
 
+    from bot.db import make_inbox_engine
+
+    inbox = make_inbox_engine(engine.url.render_as_string(hide_password=False), engine)
     started = time.monotonic()
     pending = None
     while time.monotonic() - started < timeout:
+        with inbox.connect() as connection:
+            waiting = connection.execute(text("SELECT count(*) FROM inbox")).scalar()
         with engine.connect() as connection:
             pending = connection.execute(text("SELECT count(*) FROM outbox WHERE status = 'pending'")).scalar()
-        if pending == 0:
+        if pending == 0 and waiting == 0:
+            if inbox is not engine:
+                inbox.dispose()
             return time.monotonic() - started
         if alive is not None and not alive():
             raise AssertionError("the server died while the outbox was draining")
@@ -708,7 +715,7 @@ def check_conversation(engine: Any, conversation: Conversation, platform: FakeLi
         registered = c.execute(text("SELECT count(*) FROM members WHERE registered_at IS NOT NULL")).scalar()
         assert registered == conversation.registrations
         events = c.execute(
-            text("SELECT count(*), sum(CASE WHEN redelivery THEN 1 ELSE 0 END) FROM processed_events")
+            text("SELECT count(*), sum(CASE WHEN redelivery THEN 1 ELSE 0 END) FROM webhook_events")
         ).one()
         assert events[0] == len(conversation), "every event recorded once"
         figures.redelivered_events_handled = int(events[1] or 0)
@@ -746,7 +753,9 @@ def check_outbox_delivered(engine: Any, platform: FakeLinePlatform, *, allow_fai
 
     with engine.connect() as c:
         outbox = c.execute(
-            text("SELECT id, chat_id, status, reply_token, messages, last_error, retry_key FROM outbox ORDER BY id")
+            text(
+                "SELECT id, chat_id, lane, status, reply_token, messages, last_error, retry_key FROM outbox ORDER BY id"
+            )
         ).all()
     pending = [(r.id, r.chat_id, r.last_error) for r in outbox if r.status == "pending"]
     assert not pending, f"outbox rows still pending: {pending}"
@@ -761,10 +770,14 @@ def check_outbox_delivered(engine: Any, platform: FakeLinePlatform, *, allow_fai
     delivered = Counter((d.to, fingerprint(d.messages)) for d in deliveries)
     lost, duplicated = expected - delivered, delivered - expected
     assert not lost and not duplicated, f"lost: {dict(lost)}\nduplicated: {dict(duplicated)}"
-    for chat in {r.chat_id for r in rows}:
-        queued = [fingerprint(_json(r.messages)) for r in rows if r.chat_id == chat]
-        sent = [fingerprint(d.messages) for d in deliveries if d.to == chat]
-        assert sent == queued, f"order or content differs in chat {chat}"
+    # Order holds within a lane (a chat, or one member's answers in a group): match each
+    # delivery to its row by the reply token or retry key it carried.
+    by_key = {r.retry_key: r for r in rows} | {r.reply_token: r for r in rows if r.reply_token}
+    for lane in {r.lane for r in rows}:
+        queued = [r.id for r in rows if r.lane == lane]
+        matched = [by_key.get(d.reply_token or d.retry_key) for d in deliveries]
+        sent = [r.id for r in matched if r is not None and r.lane == lane]
+        assert sent == queued, f"order differs in lane {lane}"
     return Delivered(
         rows=rows,
         deliveries=len(deliveries),

@@ -74,6 +74,7 @@ def recover(world, rounds: int = 100) -> int:
     (a row's backoff), until nothing is pending. Reply tokens age with the same clock."""
     clock = world.runtime.clock
     for n in range(rounds):
+        world.runtime.inbox.drain()
         world.runtime.sender.drain()
         with world.runtime.sessions() as session:
             due = session.scalar(
@@ -243,6 +244,7 @@ def test_lost_reply_answer_then_a_long_outage_is_not_delivered_twice(world, net,
     group, poster, _ = net[0]
     platform.timeout_next(1, seconds=0.8, processed=True, endpoint="reply")
     world.post(body_of(world, poster, group, "ヘルプ"))
+    world.runtime.inbox.drain()
     world.runtime.sender.drain()  # LINE delivers it; the answer is lost
     line_server.stop()  # then LINE is unreachable for two minutes: the token's deadline passes
     for _ in range(8):

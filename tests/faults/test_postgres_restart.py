@@ -91,6 +91,7 @@ def fresh_connections(world) -> None:
     """psycopg prepares a statement after a few runs and then stops sending its text: start new
     connections so the proxy can recognise the statement it is told to cut at."""
     world.runtime.engine.dispose()
+    world.runtime.door.writer.close()  # the webhook's own connection too
 
 
 def drain_until_sent(world, direct, timeout: float = 10.0) -> None:
@@ -113,30 +114,60 @@ def post(world, event) -> int:
 
 
 @pytest.mark.parametrize("where", ["statement never arrives", "committed, answer lost"])
-def test_outage_mid_event_answers_500_and_the_redelivery_acts_once(world, net, proxy, direct, where):
+def test_outage_while_the_webhook_records_answers_500_and_the_redelivery_acts_once(world, net, proxy, direct, where):
     group, carol, _ = net
     event = world.line.text(group.id, carol.id, "困りごと 配食サービスを探しています")
-    key = event["webhookEventId"]
     fresh_connections(world)
     if where == "statement never arrives":
-        proxy.drop_on(b"INSERT INTO threads")
+        proxy.drop_on(b"INSERT INTO inbox")
     else:
         proxy.cut_on(b"COMMIT")
 
     assert post(world, event) == 500  # LINE will redeliver
     assert proxy.fired.is_set() and not proxy.is_up
     committed = where == "committed, answer lost"
-    assert count(direct, "SELECT count(*) FROM threads") == (1 if committed else 0), "all or nothing"
-    assert count(direct, "SELECT count(*) FROM processed_events WHERE event_key = :k", k=key) == int(committed)
+    assert count(direct, "SELECT count(*) FROM inbox") == int(committed), "all or nothing"
     assert world.client.get("/healthz").status_code == 503
     assert post(world, world.line.redelivery(event)) == 500  # still down: still 500, nothing written
 
     proxy.restore()
     assert post(world, world.line.redelivery(event)) == 200
+    assert count(direct, "SELECT count(*) FROM inbox") == 1  # the copy already kept, or the redelivery
     answer = world.deliver()
     assert count(direct, "SELECT count(*) FROM threads") == 1
     assert count(direct, "SELECT count(*) FROM thread_events WHERE kind = 'posted'") == 1
     assert [t for t in answer.texts if t.startswith("#1 困りごと")], answer.texts
+    assert len([d for d in world.platform.deliveries(group.id) if "#1 困りごと" in str(d.messages)]) == 1
+
+
+@pytest.mark.parametrize("where", ["statement never arrives", "committed, answer lost"])
+def test_outage_while_the_worker_handles_leaves_nothing_half_done_and_nothing_twice(world, net, proxy, direct, where):
+    group, carol, _ = net
+    event = world.line.text(group.id, carol.id, "困りごと 配食サービスを探しています")
+    key = event["webhookEventId"]
+    assert post(world, event) == 200
+    fresh_connections(world)
+    if where == "statement never arrives":
+        proxy.drop_on(b"INSERT INTO threads")
+    else:
+        proxy.cut_on(b"COMMIT")
+
+    with pytest.raises(OperationalError):  # the worker's loop logs it, waits and tries again
+        world.runtime.inbox.run_once()
+    committed = where == "committed, answer lost"
+    assert count(direct, "SELECT count(*) FROM threads") == int(committed), "all or nothing"
+    assert count(direct, "SELECT count(*) FROM webhook_events WHERE event_key = :k", k=key) == int(committed)
+    assert count(direct, "SELECT count(*) FROM inbox") == int(not committed)
+
+    proxy.restore()
+    # The cut connection's backend (and the inbox's advisory lock it held) ends a moment later.
+    deadline = time.monotonic() + 10
+    while count(direct, "SELECT count(*) FROM inbox") and time.monotonic() < deadline:
+        world.runtime.inbox.drain()
+        time.sleep(0.05)
+    world.deliver()
+    assert count(direct, "SELECT count(*) FROM threads") == 1
+    assert count(direct, "SELECT count(*) FROM inbox") == 0
     assert len([d for d in world.platform.deliveries(group.id) if "#1 困りごと" in str(d.messages)]) == 1
 
 
@@ -145,6 +176,7 @@ def test_sender_survives_an_outage_and_sends_each_message_once(world, net, proxy
     posted = world.line.text(group.id, carol.id, "困りごと 見守りの必要な方がいます")
     world.post(encode_body(world.line.payload(posted)))
     world.post(encode_body(world.line.payload(world.line.text(group.id, bob.id, "#1 伝手 民生委員さんに相談します"))))
+    world.runtime.inbox.drain()
     before = len(world.platform.deliveries(group.id))
     fresh_connections(world)
     proxy.cut_on(b"UPDATE outbox SET status")  # the "sent" mark, written after LINE took the message
@@ -162,17 +194,19 @@ def test_sender_survives_an_outage_and_sends_each_message_once(world, net, proxy
     assert len(cards) == 1
 
 
-def test_database_blip_while_sending_does_not_fail_the_message(world, net, proxy, direct):
+def test_database_blip_while_claiming_does_not_fail_the_message(world, net, proxy, direct):
     group, carol, _ = net
     world.post(encode_body(world.line.payload(world.line.text(group.id, carol.id, "ヘルプ"))))
-    # The sender's "reply attempted" write is cut; the database is back a moment later.
+    world.runtime.inbox.drain()
+    # The sender's claim (which also marks the reply attempted) is cut; the database is back a moment later.
     fresh_connections(world)
     proxy.drop_on(b"UPDATE outbox SET reply_state", restore_after=True)
     world.runtime.sender.drain()
     assert proxy.fired.is_set()
-    world.runtime.sender.drain()
+    drain_until_sent(world, direct)  # the cut claim's row lock goes with its backend, a moment later
     failed = count(direct, "SELECT count(*) FROM outbox WHERE status = 'failed'")
     assert failed == 0, "the message was marked failed ('invalid request: OperationalError') and never sent"
+    assert len([d for d in world.platform.deliveries(group.id) if "【使い方】" in str(d.messages)]) == 1
 
 
 def test_outages_while_a_conversation_arrives(tmp_path, postgres, proxy):

@@ -1,0 +1,151 @@
+"""Child processes: the worker beside ``kasane serve``, the sender beside the worker.
+
+Why processes and not threads: handling events and talking to LINE is CPU work in Python,
+and under one interpreter lock it would make the web threads wait, so LINE's webhooks would
+be answered late exactly during a burst. In processes of their own, at a lower CPU priority
+(``[worker] nice``), the worker and its sender take the CPU the web process leaves, and the
+two of them use two cores where there are two.
+
+A parent forks its child before it starts any thread (a fork is instant and shares the
+imported code). If the child dies, a fresh ``kasane worker`` process replaces it. A child
+dies with its parent (Linux's parent-death signal, and a watch on the parent id elsewhere),
+so a killed server never leaves a worker or a sender behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("kasane")
+
+PR_SET_PDEATHSIG = 1
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+STOP_TIMEOUT = 15.0
+
+
+def lower_priority(nice: int) -> None:
+    """Raise this process's niceness to ``nice`` (never lower it: that needs privileges)."""
+    current = os.nice(0)
+    if nice > current:
+        os.nice(nice - current)
+
+
+def die_with_parent(parent: int, stop: Callable[[], None]) -> None:
+    """Stop when ``parent`` is gone: at once on Linux (SIGKILL from the kernel), else within a second."""
+    if sys.platform.startswith("linux"):
+        try:  # the C library already loaded in this process (find_library would start a subprocess)
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.warning("the parent process (pid %d) is gone; stopping", parent)
+        stop()
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+class ChildProcess:
+    """A child process (the worker, the sender): started, watched, restarted, stopped."""
+
+    def __init__(self, name: str, run_child: Callable[[int], int], restart_argv: list[str]) -> None:
+        self.name = name
+        self.run_child = run_child  # runs in the forked child, given the parent's pid
+        self.restart_argv = restart_argv  # a fresh `kasane worker …` for restarts
+        self.pid: int | None = None
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Fork the first worker. Call before any thread exists in this process."""
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: never return into the web server's code
+            code = 1
+            try:
+                code = self.run_child(parent)
+            except BaseException:
+                log.exception("%s: stopped by an error", self.name)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.pid = pid
+        log.info("%s started (pid %d)", self.name, pid)
+
+    def watch(self) -> None:
+        """Restart the child whenever it exits while the parent runs (in a thread of its own)."""
+        threading.Thread(target=self._watch, daemon=True, name=f"{self.name}-watch").start()
+
+    def _watch(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            status = self._wait_child()
+            if self._stopping.is_set():
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            log.error("%s exited (%s); starting a new one in %.0fs", self.name, status, delay)
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._popen = subprocess.Popen([*self.restart_argv, "--parent", str(os.getpid())])
+                self.pid = self._popen.pid
+
+    def _wait_child(self) -> str:
+        if self._popen is not None:
+            return f"exit status {self._popen.wait()}"
+        if self.pid is None:
+            return "not started"
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "already reaped"
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+    def stop(self) -> None:
+        """Ask the child to finish what it is doing (SIGTERM); wait, then SIGKILL."""
+        with self._lock:
+            self._stopping.set()
+            pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+        log.warning("%s (pid %d) did not stop in %.0fs; killing it", self.name, pid, STOP_TIMEOUT)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False  # reaped by the watch thread
+    return reaped == 0

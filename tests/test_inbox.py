@@ -1,0 +1,247 @@
+"""Acknowledge first, handle in the worker: the inbox between /callback and the handlers.
+
+The webhook only records each event (sealed) and answers 200; the worker handles it later, in
+one transaction with its effects. Nothing lost between the two, nothing handled twice, no raw
+text readable in the database while an event waits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import pytest
+from conftest import SECRET, USING_POSTGRES, make_config
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.fakeline import encode_body
+from bot.inbox import InboxProcessor
+from models import EventOutcome, InboxEvent, OutboxMessage, Thread, WebhookEvent
+
+POST = "困りごと 一人暮らしの方の通院の付き添いを探しています 連絡は 090-1234-5678 まで"
+
+
+@pytest.fixture
+def net(world):
+    group = world.group()
+    alice = world.person("Alice")
+    world.invite_bot(group)
+    group.add(alice)
+    alice.says(group, "団体登録 子ども食堂ひまわり")
+    return group, alice
+
+
+def waiting(runtime) -> list:
+    """What waits in the inbox (on SQLite a file of its own), oldest first."""
+    with runtime.inbox.inbox.connect() as connection:
+        return list(connection.execute(select(InboxEvent).order_by(InboxEvent.seq)).all())
+
+
+def handled(session, key: str) -> WebhookEvent | None:
+    return session.get(WebhookEvent, key)
+
+
+def count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def forms_of(text: str) -> list[bytes]:
+    """How a text could appear in stored bytes: UTF-8, or JSON's ASCII escapes."""
+    return [text.encode(), json.dumps(text).strip('"').encode()]
+
+
+def test_the_webhook_answers_before_handling_and_keeps_no_readable_text(world, runtime, net):
+    group, alice = net
+    event = world.line.text(group.id, alice.id, POST)
+    response = world.post(encode_body(world.line.payload(event)))
+    assert response.status_code == 200
+
+    [row] = waiting(runtime)
+    assert row.event_key == event["webhookEventId"] and row.payload
+    for secret in ("090-1234-5678", "通院の付き添い"):
+        assert not any(form in row.payload for form in forms_of(secret))
+    with runtime.sessions() as session:
+        assert count(session, Thread) == 0 and handled(session, row.event_key) is None  # not handled yet
+
+    answer = world.deliver()
+    assert "#1" in answer.text
+    assert waiting(runtime) == []  # the sealed payload is gone with it
+    with runtime.sessions() as session:
+        assert handled(session, row.event_key).outcome == EventOutcome.HANDLED
+        assert count(session, Thread) == 1
+
+
+def test_a_redelivery_arriving_before_the_first_was_handled_is_recorded_once(world, runtime, net):
+    group, alice = net
+    event = world.line.text(group.id, alice.id, POST)
+    for body in (world.line.payload(event), world.line.payload(world.line.redelivery(event))):
+        assert world.post(encode_body(body)).status_code == 200
+
+    answer = world.deliver()
+    assert len(answer.deliveries) == 1
+    with runtime.sessions() as session:
+        assert count(session, Thread) == 1
+    # Later, after it was handled: LINE redelivers it again; it is recorded, then only removed.
+    assert world.post(encode_body(world.line.payload(world.line.redelivery(event)))).status_code == 200
+    assert len(waiting(runtime)) == 1
+    assert not world.deliver()
+    assert waiting(runtime) == []
+
+
+class DiesBeforeCommit(InboxProcessor):
+    """The worker is killed after handling an event, before its transaction commits."""
+
+    def handle(self, *args, **kwargs):
+        super().handle(*args, **kwargs)
+        raise KeyboardInterrupt()
+
+
+def test_a_worker_killed_mid_handling_leaves_the_event_waiting_and_it_is_handled_once(world, runtime, net):
+    group, alice = net
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
+    inbox = runtime.inbox
+    doomed = DiesBeforeCommit(
+        inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now, settings=inbox.settings
+    )
+
+    with pytest.raises(KeyboardInterrupt):
+        doomed.run_once()
+    assert len(waiting(runtime)) == 1
+    with runtime.sessions() as session:
+        assert count(session, Thread) == 0
+
+    answer = world.deliver()
+    assert len(answer.deliveries) == 1 and "#1" in answer.text
+    with runtime.sessions() as session:
+        assert count(session, Thread) == 1
+
+
+def test_events_recorded_by_a_server_that_died_are_handled_by_the_next_worker(
+    world, runtime, net, config, clock, engine, platform
+):
+    group, alice = net
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
+    # A new process: another app on the same database (the first one never handled the event).
+    successor = create_app(config, clock=clock, engine=engine).extensions["kasane"]
+    try:
+        assert successor.inbox.drain() == 1
+        successor.sender.drain()
+    finally:
+        successor.close()
+    assert "#1" in world.deliver().text  # delivered by the successor
+    assert runtime.inbox.drain() == 0
+
+
+def test_events_are_handled_in_the_order_they_arrived(world, runtime, net):
+    group, alice = net
+    posts = [f"困りごと その{n}: 買い物の付き添いを探しています" for n in range(1, 6)]
+    for text in posts:
+        world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, text))))
+
+    world.deliver()
+    with runtime.sessions() as session:
+        threads = session.scalars(select(Thread).order_by(Thread.number)).all()
+        assert [t.summary.split(":")[0] for t in threads] == [f"その{n}" for n in range(1, 6)]
+
+
+def test_a_payload_sealed_with_another_channel_secret_is_reported_and_does_not_block_the_inbox(
+    world, runtime, net, database_url, line_server, clock, engine, caplog
+):
+    group, alice = net
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
+    # The channel secret was reissued on LINE's side and the server restarted with the new one.
+    rotated = make_config(database_url, line_server.url, line={"channel_secret": SECRET + "-reissued"})
+    successor = create_app(rotated, clock=clock, engine=engine).extensions["kasane"]
+    try:
+        with caplog.at_level(logging.ERROR):
+            assert successor.inbox.drain() == 1
+    finally:
+        successor.close()
+    assert "cannot open its sealed payload" in caplog.text
+    assert waiting(runtime) == []
+    with runtime.sessions() as session:
+        outcomes = session.scalars(select(WebhookEvent.outcome)).all()
+        assert EventOutcome.UNREADABLE in outcomes
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
+    assert "使い方" in world.deliver().text
+
+
+def test_two_workers_at_once_handle_every_event_once_and_in_order(world, runtime, net, config, clock, engine):
+    group, alice = net
+    bob = world.person("Bob")
+    group.add(bob)
+    bob.says(group, "団体登録 地域包括支援センター フォーマル")
+    for n in range(1, 31):
+        person = alice if n % 2 else bob
+        text = f"困りごと その{n}: ゴミ出しを手伝える人を探しています"
+        world.post(encode_body(world.line.payload(world.line.text(group.id, person.id, text))))
+
+    others = [create_app(config, clock=clock, engine=engine).extensions["kasane"] for _ in range(2)]
+    inboxes = [runtime.inbox] + [other.inbox for other in others]
+    for inbox in inboxes:
+        inbox.batch = 3  # small batches: the workers take turns many times
+    errors: list[BaseException] = []
+
+    def work(inbox: InboxProcessor) -> None:
+        try:
+            for _ in range(200):
+                inbox.drain()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(inbox,)) for inbox in inboxes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for other in others:
+        other.close()
+
+    assert not errors
+    assert waiting(runtime) == []
+    with runtime.sessions() as session:
+        threads_made = session.scalars(select(Thread).order_by(Thread.number)).all()
+        assert [t.summary.split(":")[0] for t in threads_made] == [f"その{n}" for n in range(1, 31)]
+        cards = session.scalar(select(func.count()).where(OutboxMessage.topic.like("thread:%")))
+        assert cards == 30
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="the advisory lock is PostgreSQL's")
+def test_on_postgresql_a_second_worker_waits_its_turn(runtime, world, net):
+    group, alice = net
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
+    from sqlalchemy import text
+
+    from bot.inbox import INBOX_LOCK
+
+    with runtime.engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INBOX_LOCK})
+        assert runtime.inbox.run_once() == 0  # another worker holds the inbox
+    assert runtime.inbox.run_once() == 1
+
+
+class DiesBeforeForgetting(InboxProcessor):
+    """The worker is killed after the handling commit, before the events leave the inbox."""
+
+    def _forget(self, done):
+        raise KeyboardInterrupt()
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="on PostgreSQL the inbox is emptied in the handling transaction")
+def test_a_worker_killed_after_handling_but_before_emptying_the_inbox_does_not_handle_twice(world, runtime, net):
+    group, alice = net
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
+    inbox = runtime.inbox
+    doomed = DiesBeforeForgetting(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now)
+    assert doomed.run_once() == 1
+    with pytest.raises(KeyboardInterrupt):
+        doomed.forget_handled()
+    assert len(waiting(runtime)) == 1  # handled, still in the inbox
+
+    answer = world.deliver()
+    assert len(answer.deliveries) == 1 and "#1" in answer.text  # the one reply, queued by the killed worker
+    assert waiting(runtime) == []
+    with runtime.sessions() as session:
+        assert count(session, Thread) == 1

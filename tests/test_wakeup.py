@@ -1,0 +1,84 @@
+"""A worker in another process hears of a new webhook event at once, without querying the inbox in a loop."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import USING_POSTGRES, require_postgres
+from sqlalchemy import text
+
+from bot.db import make_engine, make_inbox_engine
+from bot.inbox_writer import INBOX_CHANNEL
+from bot.wakeup import LocalWakeup, PostgresWakeup, SqliteWakeup, database_wakeup
+
+
+def waits_for(wakeup: LocalWakeup, commit) -> bool:  # type: ignore[no-untyped-def]
+    """True when ``wakeup.wait`` (with a minute's timeout) returns because of ``commit``."""
+    woken = threading.Event()
+
+    def wait() -> None:
+        wakeup.clear()
+        wakeup.wait(60)
+        woken.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    woken.wait(0.3)  # the watcher has looked once: it knows where the database stood
+    assert not woken.is_set(), "woke up with nothing new"
+    commit()
+    return woken.wait(10)
+
+
+def test_sqlite_wakes_the_worker_when_the_web_process_commits(database_url):
+    if USING_POSTGRES:
+        pytest.skip("SQLite's data_version")
+    engine = make_engine(database_url)
+    inbox = make_inbox_engine(database_url, engine)
+    wakeup = database_wakeup(inbox, INBOX_CHANNEL)
+    assert isinstance(wakeup, SqliteWakeup)
+
+    def commit() -> None:  # as the door does: another connection, another process in reality
+        with inbox.begin() as connection:
+            connection.execute(text("DELETE FROM inbox WHERE seq < 0"))
+            connection.execute(
+                text(
+                    "INSERT INTO inbox (event_key, event_type, redelivery, received_at, payload)"
+                    " VALUES ('k', 'message', 0, '2026-12-01 00:00:00', x'00')"
+                )
+            )
+
+    try:
+        assert waits_for(wakeup, commit)
+    finally:
+        wakeup.close()
+        inbox.dispose()
+        engine.dispose()
+
+
+def test_postgresql_wakes_the_worker_on_notify():
+    url = require_postgres()
+    engine = make_engine(url)
+    wakeup = database_wakeup(engine, INBOX_CHANNEL)
+    assert isinstance(wakeup, PostgresWakeup)
+
+    def commit() -> None:
+        with engine.begin() as connection:
+            connection.execute(text(f"NOTIFY {INBOX_CHANNEL}"))
+
+    try:
+        wakeup.wait(0.01)  # connects and listens
+        assert waits_for(wakeup, commit)
+    finally:
+        wakeup.close()
+        engine.dispose()
+
+
+def test_a_wakeup_without_news_returns_after_its_timeout(database_url):
+    engine = make_engine(database_url)
+    wakeup = database_wakeup(make_inbox_engine(database_url, engine), INBOX_CHANNEL)
+    try:
+        wakeup.wait(0.05)  # no exception, no hang
+    finally:
+        wakeup.close()
+        engine.dispose()
