@@ -4,7 +4,7 @@
         --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
 It creates a fresh database (``kasane_soak_<pid>``) next to the one named, migrates it, starts
-``kasane serve --no-sender --no-scheduler`` twice and ``kasane worker`` once (real processes,
+``kasane serve --no-worker`` twice and ``kasane worker`` once (real processes,
 ``python -m bot``), and a fake LINE platform in this process. Groups of four members post
 困りごと, answer with 伝手 and offers, press buttons and record outcomes, each group in order,
 spread over both web processes (LINE's load balancer would do the same). Every ``--every``
@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> dict:
         web = [
             KasaneProcess(
                 config,
-                args=["--no-sender", "--no-scheduler", "--port", str(p)],
+                args=["--no-worker", "--port", str(p)],
                 port=p,
                 log_dir=workdir,
                 name=f"web{n + 1}",
@@ -317,7 +317,7 @@ def run(args: argparse.Namespace) -> dict:
             results["final"] = report(stats, engine, processes, started)
             delivered = check_outbox_delivered(engine, platform)
             with engine.connect() as c:
-                results["events_recorded"] = c.execute(text("SELECT count(*) FROM processed_events")).scalar()
+                results["events_recorded"] = c.execute(text("SELECT count(*) FROM webhook_events")).scalar()
                 results["threads"] = c.execute(text("SELECT count(*) FROM threads")).scalar()
             results.update(
                 events_posted=i,

@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.run_all import Bench, Options, table  # noqa: E402
+from bench.measure import Options  # noqa: E402
+from bench.report import table  # noqa: E402
+from bench.servers import Bench  # noqa: E402
 
 ACK_FIELDS = {"n", "p50", "p95", "p99", "max", "mean"}
 
@@ -34,6 +36,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         members=3,
         seed_threads=2,
         drain=8.0,
+        rounds=2,
     )
     with Bench(opts, tmp_path_factory.mktemp("bench")) as running:
         yield running
@@ -55,19 +58,20 @@ def check_phases(result: dict) -> None:  # type: ignore[type-arg]
 
 
 def test_kasane_on_sqlite_and_the_floor(bench: Bench) -> None:
-    kasane = bench.kasane("kasane_sqlite", *bench.kasane_sqlite("kasane_sqlite"))
+    measured = bench.measure([bench.kasane_sqlite(), bench.floor()])
+    kasane, floor = measured["kasane_sqlite"], measured["floor"]
     check_phases(kasane)
     assert kasane["setup"]["settled"], "Kasane's answers to the setup never reached the fake LINE platform"
     replies = kasane["at_rate"]["replies"]
     assert replies["received"] > 0, replies
     assert kasane["at_rate"]["e2e_ms"]["p50"] is not None
     assert kasane["line_calls"].get("reply 200", 0) > 0
-
-    floor = bench.simple("floor", "bench.floor_app", [], replies=False)
+    assert kasane["saturation"]["handling"]["cleared_after_s"] is not None, "the worker never caught up"
+    assert set(kasane["rss_peak_mb"]) == {"kasane_sqlite_web", "kasane_sqlite_worker", "kasane_sqlite_sender"}
     check_phases(floor)
 
     result = {"servers": {"floor": floor, "kasane_sqlite": kasane}, "targets": []}
     printed = table(result, bench.opts)
-    for column in ("sat req/s", "ack p50", "p99", "e2e p99", "errors", "peak RSS MB"):
+    for column in ("sat req/s", "ack p50", "p99", "e2e p99", "errors", "peak RSS MB", "handled/s", "caught up"):
         assert column in printed
     assert "kasane_sqlite" in printed and "floor" in printed

@@ -93,14 +93,45 @@ def wait_healthy(proc: Proc, url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{proc.name} not healthy at {url} after {timeout}s:\n{proc.tail()}")
 
 
-def rss_kb(pid: int) -> int | None:
+def _kb(path: str, field: str) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def rss_kb(pid: int) -> int | None:
+    return _kb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def pss_kb(pid: int) -> int | None:
+    """Proportional set size: shared pages split among the processes that share them (a forked
+    worker shares the web process's imported code), so PSS figures add up where RSS ones do not."""
+    return _kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (``kasane serve``'s worker)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        return found
+    return found
+
+
+def wait_child(pid: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = children(pid)
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise RuntimeError(f"process {pid} started no worker within {timeout}s")
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -134,10 +165,14 @@ class RssSampler:
 
     def _run(self) -> None:
         while True:
+            total = 0
             for name, pid in self.pids.items():
                 value = rss_kb(pid)
                 if value is not None:
                     self.samples.setdefault(name, []).append((time.monotonic(), value))
+                total += pss_kb(pid) or 0
+            if len(self.pids) > 1 and total:
+                self.samples.setdefault("pss_total", []).append((time.monotonic(), total))
             if self._stop.wait(self.every):
                 return
 
