@@ -15,6 +15,7 @@ so a killed server never leaves a worker or a sender behind.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -72,6 +73,10 @@ class ChildProcess:
     def start(self) -> None:
         """Fork the first worker. Call before any thread exists in this process."""
         parent = os.getpid()
+        # Everything imported so far lives as long as the process: out of the collector's reach,
+        # its pages stay shared with the child instead of being copied as the collector touches them.
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: never return into the web server's code
             code = 1
