@@ -21,7 +21,7 @@ from bot.registry import Registry, registry
 from bot.sealing import Sealer
 from bot.sender import Sender
 from bot.wakeup import LocalWakeup
-from bot.webhook import WebhookDoor, blueprint
+from bot.webhook import SessionsExceptWebhook, WebhookDoor, blueprint
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ def build_runtime(config: Config, *, clock: Clock | None = None, engine: Engine 
 def create_app(config: Config, *, clock: Clock | None = None, engine: Engine | None = None) -> Flask:
     runtime = build_runtime(config, clock=clock, engine=engine)
     app = Flask(__name__)
+    app.session_interface = SessionsExceptWebhook()
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
     app.extensions["kasane"] = runtime
     app.register_blueprint(blueprint)

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import writer_lock
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -29,7 +31,11 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Engi
         if "poolclass" not in kwargs:
             kwargs.update(pool_size=10, max_overflow=10)
         return create_engine(url, pool_pre_ping=True, **kwargs)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    connect_args: dict[str, Any] = {"timeout": 30, "check_same_thread": False}
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        connect_args["factory"] = writer_lock.connection_class(database)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -44,9 +50,13 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Engi
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        # Web threads and the sender write concurrently: taking the write lock at BEGIN
-        # waits on busy_timeout instead of failing with "database is locked" on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Web threads, the worker and the sender write concurrently: taking the write lock at
+        # BEGIN waits for it instead of failing with "database is locked" on upgrade.
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, writer_lock.WriterLockedConnection):
+            dbapi_connection.begin_immediate()
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

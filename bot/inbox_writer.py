@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.writer_lock import WriterLockedConnection
 from models import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class InboxWriter:
         try:
             connection = self._connect()
             cursor = connection.cursor()
-            if not self.postgres:
+            if isinstance(connection.dbapi_connection, WriterLockedConnection):
+                connection.dbapi_connection.begin_immediate()  # bot/writer_lock.py
+            elif not self.postgres:
                 cursor.execute("BEGIN IMMEDIATE")  # take SQLite's write lock now, waiting on busy_timeout
             cursor.executemany(self.sql, params)
             if self.postgres:

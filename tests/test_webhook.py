@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import flask
 import pytest
 from conftest import SECRET, require_shared
 from sqlalchemy import func, select
@@ -42,6 +43,16 @@ def test_missing_or_wrong_signature_is_400_and_stores_nothing(world, session, ca
 )
 def test_signed_body_that_is_not_a_webhook_payload_is_400(world, body):
     assert world.post(body).status_code == 400
+
+
+def test_the_webhook_opens_no_session_but_the_dashboard_does(world):
+    app = world.client.application
+    with app.test_request_context("/callback", method="POST"):
+        assert app.session_interface.open_session(app, flask.request) is None
+    with app.test_request_context("/dashboard/"):
+        assert app.session_interface.open_session(app, flask.request) is not None
+    answer = world.post(b'{"destination":"U0","events":[]}')
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
 
 
 def test_oversized_body_is_413(world):
