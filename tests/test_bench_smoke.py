@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.measure import Options  # noqa: E402
-from bench.report import table  # noqa: E402
+from bench.report import table, targets  # noqa: E402
 from bench.servers import Bench  # noqa: E402
 
 ACK_FIELDS = {"n", "p50", "p95", "p99", "max", "mean"}
@@ -75,3 +75,23 @@ def test_kasane_on_sqlite_and_the_floor(bench: Bench) -> None:
     for column in ("sat req/s", "ack p50", "p99", "e2e p99", "errors", "peak RSS MB", "handled/s", "caught up"):
         assert column in printed
     assert "kasane_sqlite" in printed and "floor" in printed
+
+
+def test_memory_targets_count_each_process_and_the_three_together() -> None:
+    def figures(peak: float, growth: float) -> dict:  # type: ignore[type-arg]
+        return {"peak": peak, "second_half_growth_mb": growth}
+
+    memory = {
+        "load": {"requests": 100_000},
+        "rss_mb": {
+            "web": figures(158.0, 0.0),
+            "worker": figures(151.2, 3.1),
+            "sender": figures(142.7, 0.2),
+            "pss_total": figures(237.9, 3.3),
+        },
+    }
+    checks = {c["target"]: c["met"] for c in targets({"servers": {}, "memory": memory}, Options())}
+    assert checks["kasane serve (web) peak RSS, 100,000 events"] is True
+    assert checks["kasane serve (worker) RSS growth, second half"] is True
+    # Three processes each under 200 MB are still one `kasane serve` that costs 238 MB.
+    assert checks["kasane serve, all three processes (PSS), 100,000 events"] is False
