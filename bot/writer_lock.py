@@ -61,6 +61,13 @@ class WriterLockedConnection(sqlite3.Connection):
             self._release()
 
     def close(self) -> None:
+        # SQLite keeps a closed connection's transaction (and its write lock) while any of its
+        # statements is still alive, say in a cursor an error's traceback holds: end it now.
+        if self.in_transaction:
+            try:
+                super().rollback()
+            except sqlite3.Error:
+                pass  # closing anyway
         try:
             super().close()
         finally:

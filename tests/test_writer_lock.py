@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.db import make_engine, make_inbox_engine
-from bot.inbox_writer import InboxWriter
+from bot.inbox_writer import InboxWriteFailed, InboxWriter
 from bot.writer_lock import WriterLockedConnection, lock_path
 
 
@@ -25,6 +26,17 @@ def lock_is_free(database: str) -> bool:
     finally:
         os.close(fd)  # also drops the lock if we got it
     return True
+
+
+def inbox_row(key: str) -> dict:  # type: ignore[type-arg]
+    return {
+        "event_key": key,
+        "event_type": "message",
+        "chat_id": "C1",
+        "redelivery": False,
+        "received_at": datetime(2026, 12, 1, tzinfo=UTC),
+        "payload": b"sealed",
+    }
 
 
 @pytest.fixture
@@ -113,17 +125,9 @@ def test_the_webhook_door_takes_the_inbox_lock_for_its_write(tmp_path):
         original(self)
         seen.append(lock_is_free(inbox_file))
 
-    row = {
-        "event_key": "e1",
-        "event_type": "message",
-        "chat_id": "C1",
-        "redelivery": False,
-        "received_at": datetime(2026, 12, 1, tzinfo=UTC),
-        "payload": b"sealed",
-    }
     try:
         WriterLockedConnection.begin_immediate = spying  # type: ignore[method-assign]
-        writer.write([row])
+        writer.write([inbox_row("e1")])
     finally:
         WriterLockedConnection.begin_immediate = original  # type: ignore[method-assign]
         writer.close()
@@ -138,3 +142,50 @@ def test_an_in_memory_database_has_no_lock_file(tmp_path):
     with engine.begin() as connection:
         assert not isinstance(connection.connection.dbapi_connection, WriterLockedConnection)
     engine.dispose()
+
+
+def test_a_failed_webhook_write_leaves_the_inbox_free(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kasane.db'}"
+    engine = make_engine(url)
+    inbox = make_inbox_engine(url, engine)
+    inbox_file = str(tmp_path / "kasane-inbox.db")
+    writer = InboxWriter(inbox)
+    with inbox.begin() as connection:
+        connection.execute(text("ALTER TABLE inbox RENAME TO inbox_gone"))
+    with pytest.raises(InboxWriteFailed) as failed:
+        writer.write([inbox_row("e1")])
+    kept = failed.value  # as a log record or the web framework may keep it, traceback and all
+    try:
+        assert lock_is_free(inbox_file)
+        other = sqlite3.connect(inbox_file, timeout=0)  # SQLite's own lock is free too: no waiting
+        other.execute("BEGIN IMMEDIATE")
+        other.rollback()
+        other.close()
+    finally:
+        del kept
+        writer.close()
+        inbox.dispose()
+        engine.dispose()
+
+
+def test_closing_a_connection_mid_transaction_ends_the_transaction(database):
+    # What the pool does to a connection it discards after an error. A statement still open on
+    # it (a cursor kept alive by the error's traceback) would otherwise keep the closed
+    # connection's transaction, and SQLite's write lock, until the collector freed it.
+    path, engine = database
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO notes (body) VALUES ('a'), ('b')"))
+    raw = engine.raw_connection()
+    dbapi_connection = raw.dbapi_connection
+    dbapi_connection.begin_immediate()
+    reading = dbapi_connection.execute("SELECT body FROM notes")
+    reading.fetchone()  # the statement stays open
+    raw.invalidate()
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # at once: nobody holds the write lock any more
+        other.rollback()
+    finally:
+        other.close()
+        del reading
+    assert lock_is_free(path)
