@@ -64,11 +64,10 @@ class HttpClient:
         if slots is None:
             slots = self.slots[(host, port)] = asyncio.Semaphore(self.per_host)
 
-        async def send() -> tuple[int, bytes]:
-            async with slots:
-                return await self._send(host, port, raw)
-
-        return await asyncio.wait_for(send(), self.timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives as the request completes (CPython gh-86296), and the caller then never stops.
+        async with asyncio.timeout(self.timeout), slots:
+            return await self._send(host, port, raw)
 
     async def _send(self, host: str, port: int, raw: bytes) -> tuple[int, bytes]:
         pool = self.idle[(host, port)]

@@ -190,9 +190,17 @@ class LoadGenerator:
         ]
 
     async def stop_background(self) -> None:
+        # Cancel until they are done: a cancellation swallowed inside a task (as Python 3.11's
+        # wait_for did, CPython gh-86296) once left the reply poller running for ever, and the
+        # benchmark waiting for it.
+        pending = set(self._background)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+            if not task.cancelled():
+                task.exception()  # retrieved, so asyncio does not report it: a stopped poller's last error is moot
         self._background = []
 
     # --- sending ----------------------------------------------------------------------------------
