@@ -216,6 +216,8 @@ def story(screen: Screen, browser: Any) -> None:
     if any("出席" in c for c in cards):
         screen.press("出席")
         page.locator(".msg.mine", has_text="出席します").wait_for()
+        # Its confirmation first: arriving late, it would pass for the reminder looked for below.
+        screen.wait_for_bot("承りました", timeout=10)
         screen.shot("attendance")
     # The day before, the reminder mentions whoever has not answered.
     before = len(screen.bot_messages())
