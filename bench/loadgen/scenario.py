@@ -171,10 +171,11 @@ class Scenario:
         *,
         seed: int = 1,
         mix: dict[str, float] | None = None,
+        line: WebhookBuilder | None = None,
     ) -> None:
         self.networks = networks
         self.secret = secret
-        self.line = WebhookBuilder(tokens, destination=tokens.bot_user_id)  # type: ignore[arg-type]
+        self.line = line or WebhookBuilder(tokens, destination=tokens.bot_user_id)  # type: ignore[arg-type]
         self.rng = random.Random(seed)
         mix = mix or DEFAULT_MIX
         self.kinds = list(mix)
@@ -253,7 +254,7 @@ class Scenario:
             request = self.request(kind, again, network)
             request.reply_token = None  # the bot must not act twice
             return request
-        event = self._event(kind, network)
+        event = self.event(kind, network)
         if kind == "bad_signature":
             request = self.request(kind, event, network)
             request.headers["X-Line-Signature"] = sign(request.body, self.secret + "-wrong")
@@ -291,7 +292,7 @@ class Scenario:
         text = "困りごと " + self.rng.choice(POSTS)
         return self.line.text(network.group_id, person.id, text, message_id=new_message_id())
 
-    def _event(self, kind: str, network: Network) -> dict[str, Any]:
+    def event(self, kind: str, network: Network) -> dict[str, Any]:
         gid, rng = network.group_id, self.rng
         person = rng.choice(network.people)
         if kind == "post":
