@@ -14,9 +14,12 @@ looks is not lost.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine
@@ -77,21 +80,47 @@ class SqliteWakeup(LocalWakeup):
 
 
 class PostgresWakeup(LocalWakeup):
+    """LISTEN on ``channel``; a ``set`` from this process's own threads wakes it as well.
+
+    The sender's own threads call ``set`` when a delivery finishes, so that it is recorded and
+    the lane's next message claimed at once: a wait that only heard NOTIFY would sleep through
+    them until the next commit of the worker, or the poll interval (a second) when it is quiet.
+    So the wait watches the LISTEN socket and a pipe that ``set`` writes to.
+    """
+
     def __init__(self, url: str, channel: str) -> None:
         super().__init__()
         self.url = url
         self.channel = channel
         self._connection: Any = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        # Closed when the object goes, not in close(): a thread may still be waiting on it then.
+        weakref.finalize(self, _close_all, self._wake_read, self._wake_write)
+
+    def set(self) -> None:
+        super().set()
+        try:
+            os.write(self._wake_write, b"!")
+        except (BlockingIOError, OSError):  # the pipe is full (a wake is waiting anyway) or closed
+            pass
+
+    def clear(self) -> None:
+        super().clear()
+        try:
+            while os.read(self._wake_read, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
 
     def wait(self, timeout: float) -> None:
         if self.event.is_set():
             return
         try:
             connection = self._listening()
-            notified = False
-            for _ in connection.notifies(timeout=timeout, stop_after=1):
-                notified = True
-            if notified:  # a burst sends many: one wake is enough for all of them
+            ready, _, _ = select.select([connection.fileno(), self._wake_read], [], [], timeout)
+            if connection.fileno() in ready:  # a burst sends many: one wake is enough for all of them
                 for _ in connection.notifies(timeout=0):
                     pass
         except Exception as exc:  # the database went away: fall back to waiting, reconnect next time
@@ -117,7 +146,16 @@ class PostgresWakeup(LocalWakeup):
 
     def close(self) -> None:
         super().close()
+        self.set()
         self._drop()
+
+
+def _close_all(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def database_wakeup(engine: Engine, channel: str) -> LocalWakeup:

@@ -82,3 +82,29 @@ def test_a_wakeup_without_news_returns_after_its_timeout(database_url):
     finally:
         wakeup.close()
         engine.dispose()
+
+
+def test_postgresql_wakeup_also_wakes_on_a_local_set():
+    """The sender's threads say "a delivery finished" with ``set``: its loop must not sleep
+    through that until the next NOTIFY (or its poll interval) to record it and claim the next."""
+    url = require_postgres()
+    engine = make_engine(url)
+    wakeup = database_wakeup(engine, "kasane_outbox")
+    try:
+        wakeup.wait(0.01)  # connects and listens
+        assert waits_for(wakeup, wakeup.set)
+    finally:
+        wakeup.close()
+        engine.dispose()
+
+
+def test_postgresql_wakeup_close_ends_a_wait_at_once():
+    url = require_postgres()
+    engine = make_engine(url)
+    wakeup = database_wakeup(engine, "kasane_outbox")
+    try:
+        wakeup.wait(0.01)
+        assert waits_for(wakeup, wakeup.close)
+    finally:
+        wakeup.close()
+        engine.dispose()
