@@ -58,6 +58,7 @@ class Target:
     replies: bool  # it answers through LINE: wait for its replies
     numbers: bool  # its reply to a 困りごと names the thread's number (Kasane)
     backlog: Backlog | None = None  # Kasane's inbox: how far handling lags behind acknowledging
+    database_cpu: Callable[[], float] | None = None  # CPU seconds of its database server (PostgreSQL)
 
 
 async def measure_all(targets: list[Target], platform_url: str, opts: Options, platform_pid: int) -> dict[str, Any]:
@@ -105,10 +106,10 @@ async def measure_all(targets: list[Target], platform_url: str, opts: Options, p
 async def rate_phase(load: LoadGenerator, target: Target, opts: Options, platform_pid: int) -> dict[str, Any]:
     """The open loop at ``opts.rate``, with end-to-end reply times."""
     line = {"fake_line": platform_pid}
-    cpu, line_cpu = _cpu(target.pids), _cpu(line)
+    cpu, line_cpu = _cpu(target), _cpu(line)
     phase = await load.open_loop(opts.rate, opts.duration)
     at_rate = load.result(phase, with_replies=False)
-    at_rate.update(_cpu_figures(cpu, _cpu(target.pids), len(phase.samples)))
+    at_rate.update(_cpu_figures(cpu, _cpu(target), len(phase.samples)))
     if target.replies:
         at_rate["drain"] = await load.drain(phase, opts.drain)
         at_rate.update({k: v for k, v in load.result(phase).items() if k in ("e2e_ms", "replies")})
@@ -121,11 +122,11 @@ async def rate_phase(load: LoadGenerator, target: Target, opts: Options, platfor
 
 async def saturation_phase(load: LoadGenerator, target: Target, opts: Options) -> dict[str, Any]:
     """``opts.concurrency`` POSTs at a time for ``opts.saturation`` s; then Kasane's catching up."""
-    cpu, own = _cpu(target.pids), own_cpu_seconds()
+    cpu, own = _cpu(target), own_cpu_seconds()
     phase = await load.closed_loop(opts.concurrency, opts.saturation, opts.warmup)
     saturation = load.result(phase, with_replies=False)
     saturation["concurrency"] = opts.concurrency
-    saturation.update(_cpu_figures(cpu, _cpu(target.pids), len(phase.samples)))
+    saturation.update(_cpu_figures(cpu, _cpu(target), len(phase.samples)))
     saturation["loadgen_cpu_ms_per_request"] = round((own_cpu_seconds() - own) * 1000 / max(1, len(phase.samples)), 3)
     if target.backlog is not None:
         saturation["handling"] = await handling(target.backlog, phase, opts.backlog_timeout)
@@ -133,12 +134,15 @@ async def saturation_phase(load: LoadGenerator, target: Target, opts: Options) -
 
 
 def _cpu_figures(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, Any]:
-    return {
-        "server_cpu_ms_per_request": _cpu_per_request(before, after, requests),
-        "cpu_ms_per_request_by_process": {
-            name: _cpu_per_request({name: before[name]}, after, requests) for name in before
-        },
+    """Kasane's own processes; its PostgreSQL server's CPU apart (``DATABASE``), not in the total."""
+    own = {name: value for name, value in before.items() if name != DATABASE}
+    figures: dict[str, Any] = {
+        "server_cpu_ms_per_request": _cpu_per_request(own, after, requests),
+        "cpu_ms_per_request_by_process": {name: _cpu_per_request({name: own[name]}, after, requests) for name in own},
     }
+    if DATABASE in before:
+        figures["database_cpu_ms_per_request"] = _cpu_per_request({DATABASE: before[DATABASE]}, after, requests)
+    return figures
 
 
 async def caught_up(backlog: Backlog, timeout: float) -> float | None:
@@ -214,8 +218,15 @@ def by_tenth(samples: list[Sample]) -> list[dict[str, Any]]:
     return tenths
 
 
-def _cpu(pids: dict[str, int]) -> dict[str, float]:
-    return {name: cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+DATABASE = "postgresql_server"
+
+
+def _cpu(target: Target | dict[str, int]) -> dict[str, float]:
+    pids = target if isinstance(target, dict) else target.pids
+    cpu = {name: cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+    if isinstance(target, Target) and target.database_cpu is not None:
+        cpu[DATABASE] = target.database_cpu()
+    return cpu
 
 
 def _cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> float:

@@ -136,6 +136,13 @@ def ratio(servers: dict[str, Any], name: str, base: str) -> float | None:
     return pairs[len(pairs) // 2] if pairs else None
 
 
+def _cpu_text(at_rate: dict[str, Any]) -> str:
+    text = f"{at_rate['server_cpu_ms_per_request']:.2f}"
+    if at_rate.get("database_cpu_ms_per_request") is not None:
+        text += f" +db {at_rate['database_cpu_ms_per_request']:.2f}"
+    return text
+
+
 def table(result: dict[str, Any], opts: Options) -> str:
     rows = [
         (
@@ -180,7 +187,7 @@ def table(result: dict[str, Any], opts: Options) -> str:
                 _ms(e2e.get("p99")),
                 f"{replies.get('received', 0)}/{replies.get('expected', 0)}" if name != "floor" else "-",
                 f"{at_rate['errors']}+{sat['errors']}",
-                f"{at_rate['server_cpu_ms_per_request']:.2f}",
+                _cpu_text(at_rate),
                 rss_text,
                 f"{handling['handled_rps']:.0f}" if handling.get("handled_rps") else "-",
                 f"{handling['cleared_after_s']:.1f} s" if handling.get("cleared_after_s") is not None else "-",
@@ -204,7 +211,8 @@ def table(result: dict[str, Any], opts: Options) -> str:
             for name, data in servers.items()
             if "error" not in data
         ),
-        "errors = unexpected statuses at rate + at saturation; cpu = server CPU per request at rate",
+        "errors = unexpected statuses at rate + at saturation; cpu = server CPU per request at rate "
+        "(+db: the PostgreSQL server's own)",
         "handled/s = Kasane's worker over the saturation burst and its catching up; caught up = seconds after "
         "the burst until every acknowledged event was handled",
     ]

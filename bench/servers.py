@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen.procs import Proc, RssSampler, child_env, free_port, slope, start, wait_child, wait_healthy
+from bench.loadgen.procs import (
+    Proc,
+    RssSampler,
+    child_env,
+    free_port,
+    postgres_server_cpu_seconds,
+    slope,
+    start,
+    wait_child,
+    wait_healthy,
+)
 from bench.loadgen.procs import run as run_command
 from bench.measure import SECRET, TOKEN, Backlog, Options, Target, measure_all, memory
 
@@ -165,7 +175,9 @@ class Bench:
         pids = {p.name: p.pid for p in procs} | {f"{name}_sender": wait_child(worker.pid)}
         if worker.popen.poll() is not None:
             raise RuntimeError(f"kasane worker exited:\n{worker.tail()}")
-        return Running(Target(name, urls, pids, True, True, postgres_backlog(url)), procs)
+        local = self.opts.postgres.split("@")[-1].split(":")[0] in ("127.0.0.1", "localhost", "")
+        database_cpu = postgres_server_cpu_seconds if local else None
+        return Running(Target(name, urls, pids, True, True, postgres_backlog(url), database_cpu), procs)
 
     def memory_run(self) -> dict[str, Any]:
         kasane = self.kasane_sqlite("kasane_memory")

@@ -143,6 +143,36 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def postgres_server_cpu_seconds() -> float:
+    """CPU time of the local PostgreSQL server: its processes, and those it has reaped.
+
+    Kasane on PostgreSQL shares these 2 cores with its database server, whose backends run the
+    web processes' inserts and the worker's queries at normal priority: their CPU belongs in the
+    comparison with SQLite, where that work is done inside Kasane's own processes."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        if comm != "postgres":
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if _comm(int(fields[1])) != "postgres":  # the postmaster: also the backends it has reaped
+            total += int(fields[13]) + int(fields[14])
+    return total / TICKS
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 @dataclass
 class RssSampler:
     """Samples VmRSS (kB, at time.monotonic()) of some processes every ``every`` seconds, in a thread."""

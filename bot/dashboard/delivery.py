@@ -23,13 +23,17 @@ def preview(messages: list[dict[str, Any]]) -> str:
 def delivery(network_id: int) -> Any:
     network, _ = network_or_404(network_id)
     members = select(Member.line_user_id).where(Member.network_id == network.id)
-    rows = db().scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.PENDING]))
-        .where(or_(OutboxMessage.chat_id == network.group_id, OutboxMessage.chat_id.in_(members)))
-        .order_by(OutboxMessage.id.desc())
-        .limit(SHOWN)
-    ).all()
+    rows = (
+        db()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.PENDING]))
+            .where(or_(OutboxMessage.chat_id == network.group_id, OutboxMessage.chat_id.in_(members)))
+            .order_by(OutboxMessage.id.desc())
+            .limit(SHOWN)
+        )
+        .all()
+    )
     items = [
         {
             "created": local(row.created_at, network),
