@@ -37,6 +37,13 @@ def prepare_database(config: Config) -> None:
         raise UsageError("the database schema is not current: run `kasane db upgrade` first")
 
 
+def prepare_database_apart(config: Config) -> None:
+    """``prepare_database`` for a long-lived process: Alembic is loaded only in a child that exits."""
+    from bot.worker_process import in_forked_child
+
+    in_forked_child(lambda: prepare_database(config), UsageError)
+
+
 def worker_in_threads(config: Config, simulated: bool) -> bool:
     """The simulator's clock lives in the web process, and an in-memory database cannot be shared:
     then the worker runs as threads of ``kasane serve`` instead of processes of its own."""
@@ -60,7 +67,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
             "simulator mode: no LINE credentials, using the built-in fake LINE platform at %s", line_base_url(config)
         )
     clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
-    prepare_database(config)
+    prepare_database_apart(config)
     embedded = config.get("worker", "embedded") and not args.no_worker
     threads = embedded and worker_in_threads(config, clock is not None)
     child = None
@@ -152,7 +159,7 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
 @command("worker")
 def worker(args: argparse.Namespace, config: Config) -> int:
     if args.parent is None:
-        prepare_database(config)
+        prepare_database_apart(config)
     return run_worker(args, config, parent=args.parent, role=args.role)
 
 

@@ -43,6 +43,11 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Engi
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 500 KiB of page cache per connection instead of 2 MiB: with another process committing
+        # every few milliseconds, SQLite empties a connection's cache at most transactions anyway
+        # (the pages come back from the OS's cache), while a full one would cost each connection
+        # of each process its 2 MiB (measured: 5 MB less for `kasane serve` after 20,000 events).
+        cursor.execute("PRAGMA cache_size=-500")
         if ":memory:" not in url:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")

@@ -15,11 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
 from models.report import MonthlyReport
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -53,6 +48,12 @@ def _width(column: str, sheet: Sheet) -> int:
 
 def write_xlsx(sheets: Sequence[Sheet], out: IO[bytes], progress: Progress | None = None) -> int:
     """Write the workbook; returns the number of data rows written (all sheets)."""
+    # Imported here: openpyxl takes 17 MB, and the server's processes export only now and then.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     written = 0
     bold = Font(bold=True)
@@ -69,7 +70,7 @@ def write_xlsx(sheets: Sequence[Sheet], out: IO[bytes], progress: Progress | Non
             header.append(cell)
         ws.append(header)
         for row in sheet.rows:
-            ws.append([_cell(ws, value) for value in row])
+            ws.append([_cell(ws, value, WriteOnlyCell) for value in row])
             written += 1
             if progress and written % PROGRESS_EVERY == 0:
                 progress(written)
@@ -77,7 +78,7 @@ def write_xlsx(sheets: Sequence[Sheet], out: IO[bytes], progress: Progress | Non
     return written
 
 
-def _cell(ws: Any, value: Any) -> Any:
+def _cell(ws: Any, value: Any, WriteOnlyCell: Any) -> Any:  # noqa: N803 (openpyxl's class, imported late)
     if isinstance(value, datetime):
         cell = WriteOnlyCell(ws, value=value)
         cell.number_format = DATE_FORMAT
