@@ -119,9 +119,11 @@ def targets(result: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
             check(f"kasane serve ({process}) RSS growth, second half", growth, "< 5 MB (no trend)", abs(growth) < 5)
         # The three processes share the pages of the code they imported before forking: their
         # proportional set sizes add up to what `kasane serve` costs the machine in all.
-        total = (mem["rss_mb"].get("pss_total") or {}).get("peak")
-        if total is not None:
+        pss = mem["rss_mb"].get("pss_total") or {}
+        if pss.get("peak") is not None:
+            total, growth = pss["peak"], pss["second_half_growth_mb"]
             check(f"kasane serve, all three processes (PSS), {events:,} events", total, "< 200 MB", total < 200)
+            check("kasane serve, all three processes (PSS), growth", growth, "< 5 MB (no trend)", abs(growth) < 5)
     return checks
 
 

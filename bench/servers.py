@@ -26,7 +26,7 @@ from bench.loadgen.procs import (
     postgres_server_cpu_seconds,
     slope,
     start,
-    wait_child,
+    started_child,
     wait_healthy,
 )
 from bench.loadgen.procs import run as run_command
@@ -151,8 +151,8 @@ class Bench:
         serve = self._start(name, ["-m", "bot", "--config", str(config), "serve", "--port", str(port)])
         self.platform_ready()
         wait_healthy(serve, f"http://127.0.0.1:{port}/healthz")
-        worker = wait_child(serve.pid)
-        pids = {f"{name}_web": serve.pid, f"{name}_worker": worker, f"{name}_sender": wait_child(worker)}
+        worker, sender = started_child(serve.log, "worker"), started_child(serve.log, "sender")
+        pids = {f"{name}_web": serve.pid, f"{name}_worker": worker, f"{name}_sender": sender}
         urls = [f"http://127.0.0.1:{port}/callback"]
         backlog = sqlite_backlog(path.with_name(f"{name}-inbox.db"))
         return Running(Target(name, urls, pids, True, True, backlog), [serve], path)
@@ -172,7 +172,7 @@ class Bench:
         worker = self._start(f"{name}_worker", ["-m", "bot", "--config", str(config), "worker"])
         procs.append(worker)
         self.platform_ready()
-        pids = {p.name: p.pid for p in procs} | {f"{name}_sender": wait_child(worker.pid)}
+        pids = {p.name: p.pid for p in procs} | {f"{name}_sender": started_child(worker.log, "sender")}
         if worker.popen.poll() is not None:
             raise RuntimeError(f"kasane worker exited:\n{worker.tail()}")
         local = self.opts.postgres.split("@")[-1].split(":")[0] in ("127.0.0.1", "localhost", "")

@@ -7,7 +7,9 @@ nothing answers wrongly; it asserts no timing.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,8 @@ def test_kasane_on_sqlite_and_the_floor(bench: Bench) -> None:
     assert kasane["line_calls"].get("reply 200", 0) > 0
     assert kasane["saturation"]["handling"]["cleared_after_s"] is not None, "the worker never caught up"
     assert set(kasane["rss_peak_mb"]) == {"kasane_sqlite_web", "kasane_sqlite_worker", "kasane_sqlite_sender"}
+    # Each figure is of a process that did the work (not of one that had exited).
+    assert all(cpu > 0 for cpu in kasane["at_rate"]["cpu_ms_per_request_by_process"].values()), kasane["at_rate"]
     check_phases(floor)
 
     result = {"servers": {"floor": floor, "kasane_sqlite": kasane}, "targets": []}
@@ -95,3 +99,30 @@ def test_memory_targets_count_each_process_and_the_three_together() -> None:
     assert checks["kasane serve (worker) RSS growth, second half"] is True
     # Three processes each under 200 MB are still one `kasane serve` that costs 238 MB.
     assert checks["kasane serve, all three processes (PSS), 100,000 events"] is False
+
+
+def test_kasane_on_postgresql_is_measured_with_its_sender(bench: Bench) -> None:
+    """``kasane worker`` forks a short-lived schema check before its sender: the benchmark must
+    measure the sender, the worker's long-lived child."""
+    from conftest import require_postgres
+
+    from bench.servers import psql
+
+    url = require_postgres()
+    base, _, _ = url.rpartition("/")
+    database = f"kasane_bench_smoke_{os.getpid()}"
+    bench.opts.postgres = base
+    psql(base, f"DROP DATABASE IF EXISTS {database}")
+    psql(base, f"CREATE DATABASE {database}")
+    running = bench.kasane_postgres(database)
+    try:
+        pids = running.target.pids
+        time.sleep(1.0)  # the schema check has long exited by now; the sender has not
+        for name, pid in pids.items():
+            assert Path(f"/proc/{pid}").exists(), f"{name} ({pid}) is not running"
+        sender_parent = Path(f"/proc/{pids['kasane_postgres_sender']}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        assert int(sender_parent) == pids["kasane_postgres_worker"]
+    finally:
+        for proc in running.procs:
+            proc.stop()
+        psql(base, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -113,25 +114,21 @@ def pss_kb(pid: int) -> int | None:
     return _kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
-def children(pid: int) -> list[int]:
-    """Child processes of ``pid`` (``kasane serve``'s worker)."""
-    found: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found += [int(child) for child in (task / "children").read_text().split()]
-    except OSError:
-        return found
-    return found
-
-
-def wait_child(pid: int, timeout: float = 30.0) -> int:
+def started_child(log: Path, name: str, timeout: float = 30.0) -> int:
+    """The pid of the child process ``name`` that a Kasane process logged starting ("sender started
+    (pid 123)"). Not just any child: ``kasane worker`` first forks a short-lived one that checks the
+    schema, and measuring that one would leave the sender out of the figures."""
+    pattern = re.compile(rf"\b{re.escape(name)} started \(pid (\d+)\)")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = children(pid)
+        try:
+            found = pattern.search(log.read_text(errors="replace"))
+        except OSError:
+            found = None
         if found:
-            return found[0]
+            return int(found.group(1))
         time.sleep(0.05)
-    raise RuntimeError(f"process {pid} started no worker within {timeout}s")
+    raise RuntimeError(f"no '{name} started' in {log} within {timeout}s")
 
 
 def cpu_seconds(pid: int) -> float | None:
