@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 
 
 STOP_GRACE = 10.0  # seconds to record what is in flight when stopping
+# A round (record what finished, claim what is due) is one transaction whatever it carries, and
+# each finished send or commit elsewhere wakes the sender: rounds closer than this wait for the
+# rest to gather. At 100 events/s: 3.8-4.2 -> 3.0 ms of the sender's CPU per event; a message
+# waits 10 ms at most for it.
+ROUND_GATHER = 0.01
 
 
 class Sender:
@@ -56,6 +61,7 @@ class Sender:
         max_age: timedelta = timedelta(hours=23),
         batch: int = 20,
         concurrency: int = 1,
+        gather: float = ROUND_GATHER,
     ) -> None:
         self.sessions = session_factory
         self.gateway = gateway
@@ -66,6 +72,7 @@ class Sender:
         self.max_age = max_age
         self.batch = batch
         self.concurrency = max(1, concurrency)
+        self.gather = gather
         self.wakeup: LocalWakeup = LocalWakeup()  # bot.app puts a watch on the database here when alone
 
     def wake(self) -> None:
@@ -110,17 +117,22 @@ class Sender:
         finished: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
         in_flight = 0
         grace = None
+        last_round = 0.0
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="send") as pool:
             while in_flight or not stop.is_set():
                 if stop.is_set():
                     grace = grace or time.monotonic() + STOP_GRACE
                     if time.monotonic() > grace:
                         break  # their leases let another sender retry them
+                pause = self.gather - (time.monotonic() - last_round)
+                if pause > 0:
+                    time.sleep(pause)
                 self.wakeup.clear()  # before looking: a wake from now on is not lost
                 done = _take_all(finished)
                 in_flight -= len(done)
                 free = 0 if stop.is_set() else self.concurrency - in_flight
                 rows = self._round(done, free)
+                last_round = time.monotonic()
                 for row in rows:
                     in_flight += 1
                     pool.submit(self._attempt_in_thread, row, finished)

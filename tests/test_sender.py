@@ -293,6 +293,51 @@ def test_lanes_are_sent_side_by_side_and_each_lane_in_order(runtime, platform, g
     assert 2 <= gateway.most <= 4  # lanes overlapped, never more than the concurrency
 
 
+class StaggeredGateway(LineGateway):
+    """The real gateway, each push answered ``step`` seconds after the one before it."""
+
+    def __init__(self, *args, step: float, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.step, self.calls, self.lock = step, 0, threading.Lock()
+
+    def push(self, *args, **kwargs):
+        with self.lock:
+            self.calls += 1
+            position = self.calls
+        time.sleep(position * self.step)
+        return super().push(*args, **kwargs)
+
+
+class RoundCounter(Sender):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.recording_rounds = 0
+
+    def _round(self, done, free):  # type: ignore[no-untyped-def]
+        self.recording_rounds += bool(done)
+        return super()._round(done, free)
+
+
+@pytest.mark.parametrize("gather, most_rounds", [(0.0, None), (0.3, 2)])
+def test_deliveries_that_finish_close_together_are_recorded_in_one_round(
+    runtime, group, line_server, gather, most_rounds
+):
+    """Each round is a transaction: eight sends finishing 20 ms apart are recorded in one or two
+    rounds when the sender lets them gather, and in about eight when it does not."""
+    for n in range(8):
+        queue_push(runtime, group.id, f"m{n}", lane=f"{group.id}/U{n:032x}")
+    gateway = StaggeredGateway(line_server.url, TOKEN, step=0.02)
+    sender = RoundCounter(runtime.sessions, gateway, runtime.clock.now, name="gather", concurrency=8, gather=gather)
+    try:
+        run_until_sent(sender, runtime, rows=8)
+    finally:
+        gateway.close()
+    if most_rounds is None:
+        assert sender.recording_rounds >= 4
+    else:
+        assert 1 <= sender.recording_rounds <= most_rounds
+
+
 def test_in_a_group_each_members_answers_get_a_lane_of_their_own(world, runtime, group):
     alice, bob = world.person("Alice"), world.person("Bob")
     group.add(alice, bob)
