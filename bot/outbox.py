@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
@@ -67,9 +67,25 @@ def enqueue(
 
 
 def _notify_sender(session: Session) -> None:
-    # Delivered at commit, once per transaction however many times it is sent.
-    if session.get_bind().dialect.name == "postgresql":
+    # One NOTIFY as the transaction commits (below), however many messages it queued: the
+    # worker handles up to a hundred events in one transaction, and each NOTIFY statement is a
+    # round trip to the server.
+    session.info[NOTIFY_AT_COMMIT] = True
+
+
+NOTIFY_AT_COMMIT = "kasane_notify_sender"
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_at_commit(session: Session) -> None:
+    if session.info.pop(NOTIFY_AT_COMMIT, False) and session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_to_notify(session: Session) -> None:
+    if not session.in_transaction():  # the whole transaction, not a savepoint: nothing was queued
+        session.info.pop(NOTIFY_AT_COMMIT, None)
 
 
 def already_queued(session: Session, dedupe_key: str) -> bool:

@@ -108,3 +108,45 @@ def test_postgresql_wakeup_close_ends_a_wait_at_once():
     finally:
         wakeup.close()
         engine.dispose()
+
+
+def test_a_transaction_that_queues_many_messages_notifies_the_sender_once_at_commit(postgres_migrated):
+    """The worker handles up to a hundred events in one transaction: one NOTIFY for all of them,
+    sent as it commits (none if it rolls back)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from bot import compose, outbox
+    from bot.db import make_session_factory
+    from bot.outbox import OUTBOX_CHANNEL
+
+    engine = make_engine(postgres_migrated)
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    sessions = make_session_factory(engine)
+    wakeup = database_wakeup(engine, OUTBOX_CHANNEL)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def queue(session, n: int) -> None:  # type: ignore[no-untyped-def]
+        for i in range(n):
+            outbox.enqueue(session, f"C{i:032x}", [compose.text(f"m{i}")], now=now)
+
+    try:
+        wakeup.wait(0.01)  # listening
+        with sessions() as session:
+            queue(session, 3)
+            session.rollback()
+        assert not [s for s in sent if s.startswith("NOTIFY")]
+
+        def commit() -> None:
+            with sessions.begin() as session:
+                queue(session, 3)
+
+        assert waits_for(wakeup, commit)
+        assert [s for s in sent if s.startswith("NOTIFY")] == [f"NOTIFY {OUTBOX_CHANNEL}"]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM outbox WHERE chat_id LIKE 'C0000000%'"))
+        wakeup.close()
+        engine.dispose()
