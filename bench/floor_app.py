@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secret", required=True)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads (kasane serve's default: 8)")
+    parser.add_argument("--threads", type=int, default=16, help="waitress threads (kasane serve's default: 16)")
     args = parser.parse_args(argv)
     serve(create_app(args.secret), host=args.host, port=args.port, threads=args.threads, ident="floor")
     return 0

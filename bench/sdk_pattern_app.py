@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--api-base", required=True, help="LINE's API base URL (the fake platform)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads (kasane serve's default: 8)")
+    parser.add_argument("--threads", type=int, default=16, help="waitress threads (kasane serve's default: 16)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     app = create_app(args.secret, args.token, args.api_base)

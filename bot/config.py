@@ -26,7 +26,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "server": {
         "host": (str, "127.0.0.1"),
         "port": (int, 8000),
-        "threads": (int, 8),
+        "threads": (int, 16),
         "public_url": (str, ""),
         "secret_key": (str, ""),
     },
