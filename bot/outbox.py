@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
@@ -34,36 +34,40 @@ def enqueue(
     topic: str | None = None,
     token_issued_at: datetime | None = None,
     lane: str | None = None,
-) -> list[OutboxMessage]:
-    """Add messages for one chat, in order; the reply token (single use) goes on the first row only.
+) -> list[int]:
+    """Add messages for one chat, in order (their ids); the reply token (single use) goes on the first row only.
 
     A reply token ages from when LINE sent the event (``token_issued_at``: when the webhook
     recorded it), not from when the worker got to it: after a burst, a token already too old
     is not tried; the message is pushed.
 
     With a ``dedupe_key`` the caller promises it checked ``already_queued`` in this
-    transaction; the unique constraint still stops a concurrent twin at commit.
+    transaction; the unique constraint still stops a concurrent twin (IntegrityError).
     """
-    rows = []
     deadline = (token_issued_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None
-    for index, chunk in enumerate(_chunks(messages)):
-        key = dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}"
-        row = OutboxMessage(
-            chat_id=chat_id,
-            lane=lane or chat_id,
-            messages=chunk,
-            reply_token=reply_token if index == 0 else None,
-            reply_deadline=deadline if index == 0 else None,
-            dedupe_key=key,
-            topic=topic,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        session.add(row)
-        rows.append(row)
-    session.flush()
+    rows = [
+        {
+            "chat_id": chat_id,
+            "lane": lane or chat_id,
+            "messages": chunk,
+            "reply_token": reply_token if index == 0 else None,
+            "reply_deadline": deadline if index == 0 else None,
+            "dedupe_key": dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}",
+            "topic": topic,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for index, chunk in enumerate(_chunks(messages))
+    ]
+    ids = list(session.connection().execute(QUEUE, rows).scalars())
     _notify_sender(session)
-    return rows
+    return ids
+
+
+# A Core statement, not ORM objects: the worker queues a reply for nearly every event it handles,
+# and nothing in the transaction refers to these rows afterwards, so the unit of work's
+# bookkeeping for them (and the flush of everything else it forced) bought nothing.
+QUEUE = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
 def _notify_sender(session: Session) -> None:

@@ -20,8 +20,8 @@ from models import OutboxMessage
 
 def queue_push(runtime, chat_id: str, body: str, **kwargs) -> OutboxMessage:
     with runtime.sessions.begin() as session:
-        [row] = outbox.enqueue(session, chat_id, [compose.text(body)], now=runtime.clock.now(), **kwargs)
-        return row
+        [row_id] = outbox.enqueue(session, chat_id, [compose.text(body)], now=runtime.clock.now(), **kwargs)
+    return row(runtime, row_id)
 
 
 def row(runtime, row_id: int) -> OutboxMessage:
