@@ -51,7 +51,18 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "postgresql_client": pg,
         "packages": versions,
+        "sched_autogroup": _autogroup(),
     }
+
+
+def _autogroup() -> bool | None:
+    """Linux's autogroup: CPU shared out by session first. Each PostgreSQL backend starts a session
+    of its own, so each weighs as much as all of Kasane's processes together, niced or not: the
+    PostgreSQL figures depend on it (README, "Webhook load benchmark")."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
 
 
 def kasane_source(kasane_path: str | None) -> dict[str, Any]:
@@ -218,6 +229,9 @@ def table(result: dict[str, Any], opts: Options) -> str:
         "handled/s = Kasane's worker over the saturation burst and its catching up; caught up = seconds after "
         "the burst until every acknowledged event was handled",
     ]
+    autogroup = result.get("machine", {}).get("sched_autogroup")
+    if autogroup is not None:
+        notes.append(f"kernel autogroup scheduling: {'on' if autogroup else 'off'} (see README)")
     mem = result.get("memory")
     if mem:
         load = mem["load"]
