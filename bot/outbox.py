@@ -59,9 +59,7 @@ def enqueue(
         }
         for index, chunk in enumerate(_chunks(messages))
     ]
-    ids = list(session.connection().execute(QUEUE, rows).scalars())
-    _notify_sender(session)
-    return ids
+    return _queue(session, rows)
 
 
 # A Core statement, not ORM objects: the worker queues a reply for nearly every event it handles,
@@ -70,11 +68,14 @@ def enqueue(
 QUEUE = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
-def _notify_sender(session: Session) -> None:
+def _queue(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Every outbox row is written here; the new rows' ids, in order."""
+    ids = list(session.connection().execute(QUEUE, rows).scalars())
     # One NOTIFY as the transaction commits (below), however many messages it queued: the
     # worker handles up to a hundred events in one transaction, and each NOTIFY statement is a
     # round trip to the server.
     session.info[NOTIFY_AT_COMMIT] = True
+    return ids
 
 
 NOTIFY_AT_COMMIT = "kasane_notify_sender"
@@ -102,12 +103,8 @@ def enqueue_lookup(session: Session, lookup: str, *, now: datetime, **params: st
     The webhook must answer within LINE's 2 seconds without calling LINE, so reads
     go through the outbox too, on their own pseudo-chat so they never delay messages.
     """
-    session.add(
-        OutboxMessage(
-            chat_id=":".join(["lookup", lookup, *params.values()]),
-            messages=[{"lookup": lookup, **params}],
-            created_at=now,
-            next_attempt_at=now,
-        )
+    chat_id = ":".join(["lookup", lookup, *params.values()])
+    _queue(
+        session,
+        [{"chat_id": chat_id, "messages": [{"lookup": lookup, **params}], "created_at": now, "next_attempt_at": now}],
     )
-    _notify_sender(session)
