@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import load_config
-from bot.dashboard.tokens import issue_link
+from bot.web.dashboard.tokens import issue_link
 from models import Member, Role, Thread
 
 COORDINATOR = "Ubench-coordinator"

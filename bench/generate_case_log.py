@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
-from bot.db import make_engine, make_session_factory
-from bot.migrate import upgrade
+from bot.store.db import make_engine, make_session_factory
+from bot.store.migrate import upgrade
 from models import (
     CATEGORIES,
     Area,

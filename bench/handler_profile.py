@@ -39,9 +39,9 @@ from bench.loadgen.scenario import make_networks, next_meeting_day
 from bot.app import Runtime, create_app
 from bot.clock import Clock
 from bot.config import load_config
-from bot.db import is_sqlite, make_engine
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder
-from bot.migrate import upgrade
+from bot.store.db import is_sqlite, make_engine
+from bot.store.migrate import upgrade
 from models import Network, Thread, WebhookEvent
 
 JST = ZoneInfo("Asia/Tokyo")

@@ -42,8 +42,8 @@ from faults import (  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.db import make_engine  # noqa: E402
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id  # noqa: E402
+from bot.store.db import make_engine  # noqa: E402
 
 SECRET = "soak-channel-secret"
 TOKEN = "soak-channel-access-token"

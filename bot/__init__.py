@@ -1,5 +1,2 @@
-"""Kasane's LINE side: receive and verify webhooks, dispatch to handlers, deliver the outbox."""
-
-from bot.app import create_app
-
-__all__ = ["create_app"]
+"""Kasane's LINE side, in wings (see README "How it works"). Importing ``bot`` loads nothing:
+a handler that needs ``bot.replies.cards`` must not build a web app on the way."""

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.db import make_engine, make_inbox_engine, make_session_factory
-from bot.inbox import InboxProcessor
-from bot.line_client import LineGateway
-from bot.registry import Registry, registry
-from bot.sealing import Sealer
-from bot.sender import Sender
-from bot.wakeup import LocalWakeup
-from bot.webhook import SessionsExceptWebhook, WebhookDoor, blueprint
+from bot.pipeline.inbox import InboxProcessor
+from bot.pipeline.line_client import LineGateway
+from bot.pipeline.registry import Registry, registry
+from bot.pipeline.sender import Sender
+from bot.pipeline.webhook import SessionsExceptWebhook, WebhookDoor, blueprint
+from bot.store.db import make_engine, make_inbox_engine, make_session_factory
+from bot.store.sealing import Sealer
+from bot.store.wakeup import LocalWakeup
 
 log = logging.getLogger(__name__)
 
@@ -201,4 +201,4 @@ def _register_module(module_name: str):  # type: ignore[no-untyped-def]
 
 
 # Web features beyond the webhook, each registering its own blueprint.
-WEB_FEATURES = [_register_simulator, _register_module("bot.calendar_feed"), _register_module("bot.dashboard")]
+WEB_FEATURES = [_register_simulator, _register_module("bot.web.calendar"), _register_module("bot.web.dashboard")]

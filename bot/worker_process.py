@@ -30,7 +30,7 @@ log = logging.getLogger("kasane")
 
 # What every process of ``kasane serve`` builds alike, built once before the fork so that the pages
 # stay shared instead of being built again in each (measured: about 8 MB less per child).
-PRELOADED_MODULES = ("handlers", "jobs", "bot.scheduler", "bot.dashboard", "bot.calendar_feed")
+PRELOADED_MODULES = ("handlers", "jobs", "bot.scheduler", "bot.web.dashboard", "bot.web.calendar")
 PR_SET_PDEATHSIG = 1
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 STOP_TIMEOUT = 15.0
@@ -41,7 +41,7 @@ def preload() -> None:
     otherwise), and let the crypto library set up its tables (sealing inbox events)."""
     from sqlalchemy.orm import configure_mappers
 
-    from bot.sealing import Sealer
+    from bot.store.sealing import Sealer
 
     for name in PRELOADED_MODULES:
         importlib.import_module(name)

@@ -1,3 +1,3 @@
-"""Chat and event handlers. Importing this package registers every handler on ``bot.registry``."""
+"""Chat and event handlers. Importing this package registers every handler on ``bot.pipeline.registry``."""
 
 from handlers import edits, help, login, meeting_participation, meetings, membership, outcomes, responses, threads  # noqa: F401

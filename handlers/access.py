@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import compose, messages
-from bot.context import Context
+from bot.pipeline.context import Context
+from bot.replies import compose, messages
 from models import Member, Network, Thread
 from models.casework import thread_by_number
 from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_and_member

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import cards
-from bot.context import Context
-from bot.registry import on_event
+from bot.pipeline.context import Context
+from bot.pipeline.registry import on_event
+from bot.replies import cards
 from handlers import access
 from handlers.threads import POST_PREFIX
 from models import Response, Thread

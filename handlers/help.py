@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot import compose, messages
-from bot.context import Context
-from bot.registry import describe, on_command, registry
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_command, registry
+from bot.replies import compose, messages
 
 describe("ヘルプ", "この使い方を表示します", order=99)
 

@@ -5,10 +5,10 @@ Only in a 1:1 chat: a link posted in the group would let any member of it sign i
 
 from __future__ import annotations
 
-from bot import compose, messages
-from bot.context import Context
-from bot.dashboard.tokens import issue_link
-from bot.registry import describe, on_command
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_command
+from bot.replies import compose, messages
+from bot.web.dashboard.tokens import issue_link
 from models.dashboard import LOGIN_LINKS_PER_HOUR, coordinated_networks, links_issued_recently
 
 describe("ログイン", "コーディネーター・世話役の方に、ダッシュボードのリンクをお送りします（1対1のトークで）", order=80)

@@ -7,10 +7,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot import compose, messages
-from bot.calendar_feed import feed_url
-from bot.context import Context
-from bot.registry import on_command, on_postback
+from bot.pipeline.context import Context
+from bot.pipeline.registry import on_command, on_postback
+from bot.replies import compose, messages
+from bot.web.calendar import feed_url
 from handlers import access
 from handlers.meetings import in_network, organizer, today
 from models import Member, Network, Role, Thread

@@ -1,6 +1,6 @@
 """The network's meeting, as a chat: set the rule, move or cancel one, the agenda, records, attendance.
 
-Reminders are sent by ``jobs/reminders.py``; the calendar feed is served by ``bot/calendar_feed.py``.
+Reminders are sent by ``jobs/reminders.py``; the calendar feed is served by ``bot/web/calendar.py``.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from bot import compose, messages
-from bot.context import Context
-from bot.registry import describe, on_command, on_postback
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_command, on_postback
+from bot.replies import compose, messages
 from handlers import access
 from models import Member, Network
 from models.meeting import (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import compose, messages
-from bot.context import Context
-from bot.outbox import enqueue_lookup
-from bot.registry import describe, on_command, on_event
+from bot.pipeline.context import Context
+from bot.pipeline.outbox import enqueue_lookup
+from bot.pipeline.registry import describe, on_command, on_event
+from bot.replies import compose, messages
 from models import Member, OrgKind
 from models.membership import (
     ORG_NAME_LIMIT,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot import cards, compose, messages
-from bot.context import Context
-from bot.registry import describe, on_postback, on_text
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_postback, on_text
+from bot.replies import cards, compose, messages
 from handlers import access
 from handlers.responses import typed_response
 from models import Network, Outcome, ResponseKind, Thread

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 
-from bot import cards, compose, messages
-from bot.context import Context
-from bot.registry import describe, on_any_text, on_postback
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_any_text, on_postback
+from bot.replies import cards, compose, messages
 from handlers import access
 from models import Member, Network, OutboxMessage, Outcome, PendingAnswer, ResponseKind, SentMessage, Thread
 from models.base import upsert

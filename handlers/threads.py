@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select
 
-from bot import cards, compose, messages
-from bot.context import Context
-from bot.registry import describe, on_any_text, on_command, on_postback, on_text
+from bot.pipeline.context import Context
+from bot.pipeline.registry import describe, on_any_text, on_command, on_postback, on_text
+from bot.replies import cards, compose, messages
 from handlers import access
 from models import CATEGORIES, Area, Network, Thread, ThreadState
 from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import cards, compose, messages, outbox
+from bot.pipeline import outbox
+from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
 from models.casework import record_event

@@ -22,8 +22,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import outbox
-from bot.meeting_cards import day_reminder, holiday_card, morning_reminder, summary, week_card
+from bot.pipeline import outbox
+from bot.replies.meeting_cards import day_reminder, holiday_card, morning_reminder, summary, week_card
 from jobs import scheduled
 from models import Member, Network, OutboxMessage, Role
 from models.meeting import MeetingSchedule, Occurrence, occurrences

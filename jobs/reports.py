@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import compose, messages, outbox
-from bot.dashboard.tokens import public_base
+from bot.pipeline import outbox
+from bot.replies import compose, messages
+from bot.web.dashboard.tokens import public_base
 from jobs import scheduled
 from models import Member, Network
 from models.dashboard import COORDINATING_ROLES

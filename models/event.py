@@ -4,7 +4,7 @@ The webhook acknowledges LINE as soon as an event is in the inbox (LINE gives up
 the worker handles it later and records its webhookEventId in ``webhook_events``, in the
 transaction of the handler's own changes: a redelivered event finds its id there and changes
 nothing. The inbox holds an event only until then, sealed with a key the database never holds
-(bot/sealing.py), so raw text is never readable from the database.
+(bot/store/sealing.py), so raw text is never readable from the database.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class InboxEvent(Base):
 
     __tablename__ = "inbox"
     # Never reuse a number (SQLite would, once the table is empty): on SQLite the worker reads
-    # only numbers above the last one it handled (bot/inbox.py).
+    # only numbers above the last one it handled (bot/pipeline/inbox.py).
     __table_args__ = {"sqlite_autoincrement": True}
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -47,7 +47,7 @@ _DATE = re.compile(
 
 
 class RuleError(StrEnum):
-    """Why a rule, a date or a time could not be read (each has its wording in bot.messages)."""
+    """Why a rule, a date or a time could not be read (each has its wording in bot.replies.messages)."""
 
     UNREADABLE = "unreadable"
     NO_TIME = "no_time"

@@ -23,9 +23,9 @@ from sqlalchemy import Engine, text
 from bot.app import create_app
 from bot.clock import Clock
 from bot.config import load_config
-from bot.db import make_engine
 from bot.fakeline import FakeLinePlatform, FakeLineServer
-from bot.migrate import upgrade
+from bot.store.db import make_engine
+from bot.store.migrate import upgrade
 
 JST = ZoneInfo("Asia/Tokyo")
 SECRET = "test-channel-secret"

@@ -17,8 +17,8 @@ import recurring_ical_events
 from conftest import JST
 from dateutil.rrule import rrulestr
 
-from bot.calendar_feed import feed_url
 from bot.config import load_config
+from bot.web.calendar import feed_url
 
 # What the calendar must show after the changes below: December moved, January cancelled.
 EXPECTED = [

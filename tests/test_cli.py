@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import ConfigError, load_config
-from bot.migrate import upgrade
+from bot.store.migrate import upgrade
 from models import Network, OutboxMessage
 
 

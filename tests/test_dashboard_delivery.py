@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from test_dashboard_world import sign_in, two_networks
 
-from bot import compose, outbox
+from bot.pipeline import outbox
+from bot.replies import compose
 from models import OutboxMessage
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from test_dashboard_world import jst, october_case_log, path_of, post, sign_in
 
-from bot.cli import main
+from bot.cli.main import main
 
 COLUMNS = [
     "番号",

@@ -55,7 +55,7 @@ def test_the_thread_list_filters_sorts_and_counts(client, session, net):
 
 
 def test_the_list_is_paginated(client, net, monkeypatch):
-    from bot.dashboard import caselog
+    from bot.web.dashboard import caselog
 
     monkeypatch.setattr(caselog, "PER_PAGE", 5)
     first = client.get(f"/dashboard/n/{net.id}/threads").get_data(as_text=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pytest
 from test_dashboard_world import october_case_log, sign_in
 
-from bot.dashboard.exports import report_rows
+from bot.web.dashboard.exports import report_rows
 from models.report import month_period, monthly_report, organization_stats, overlap_edges
 
 OCTOBER = month_period(2026, 10, "Asia/Tokyo")

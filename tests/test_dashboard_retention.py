@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from test_dashboard_world import ORGS, close, jst, make_network, october_case_log, post, respond
 
-from bot.cli import main
+from bot.cli.main import main
 from jobs.retention import erase_expired, erase_from
 from models import Outcome, Response, ResponseKind, Thread, ThreadEvent
 from models.dashboard import ThreadNote, add_note

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.dashboard.tokens import issue_link
+from bot.web.dashboard.tokens import issue_link
 from models import Member, Network, Organization, OrgKind, ResponseKind, Role, Thread
 from models.casework import add_response, post_thread, set_outcome
 from models.membership import grant_role, network_for_group, register_member

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from test_cli import write_config
 
-from bot import demo_data
-from bot.cli import main
+from bot.cli import demo_data
+from bot.cli.demo import OUTBOX_NOTE, generate_demo
+from bot.cli.main import main
 from bot.clock import Clock
-from bot.demo import OUTBOX_NOTE, generate_demo
-from bot.messages import END_REASONS, REFERRAL_DESTINATIONS
+from bot.replies.messages import END_REASONS, REFERRAL_DESTINATIONS
 from jobs import load_all
 from models import (
     CATEGORIES,

@@ -151,7 +151,7 @@ def test_two_ticks_at_once_send_once_on_postgresql(request, line_server, platfor
     from harness import World
 
     from bot.app import create_app
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
     url = request.getfixturevalue("postgres_migrated")
     engine = make_engine(url)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.group_commit import GroupCommit, GroupCommitTimeout
+from bot.store.group_commit import GroupCommit, GroupCommitTimeout
 
 
 class SlowStore:

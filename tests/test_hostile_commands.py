@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot import messages
 from bot.fakeline import encode_body, new_group_id, new_room_id
+from bot.replies import messages
 from models import Base
 
 IN_CI = os.environ.get("CI") == "true"

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot import messages
 from bot.fakeline import encode_body, sign
+from bot.replies import messages
 from models import Base
 
 IN_CI = os.environ.get("CI") == "true"

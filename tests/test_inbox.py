@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.fakeline import encode_body
-from bot.inbox import InboxProcessor
+from bot.pipeline.inbox import InboxProcessor
 from models import EventOutcome, InboxEvent, OutboxMessage, Thread, WebhookEvent
 
 POST = "困りごと 一人暮らしの方の通院の付き添いを探しています 連絡は 090-1234-5678 まで"
@@ -214,7 +214,7 @@ def test_on_postgresql_a_second_worker_waits_its_turn(runtime, world, net):
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
     from sqlalchemy import text
 
-    from bot.inbox import INBOX_LOCK
+    from bot.pipeline.inbox import INBOX_LOCK
 
     with runtime.engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INBOX_LOCK})

@@ -13,9 +13,9 @@ import pytest
 from conftest import USING_POSTGRES, require_postgres
 from sqlalchemy import select
 
-from bot.db import make_engine, make_inbox_engine
-from bot.inbox_writer import INBOX_CHANNEL, InboxWriteFailed, InboxWriter
-from bot.wakeup import PostgresWakeup
+from bot.store.db import make_engine, make_inbox_engine
+from bot.store.inbox_writer import INBOX_CHANNEL, InboxWriteFailed, InboxWriter
+from bot.store.wakeup import PostgresWakeup
 from models import InboxEvent
 
 RECEIVED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)

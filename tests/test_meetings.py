@@ -534,7 +534,7 @@ def test_an_organizer_who_is_not_a_friend_gets_the_attendance_list_in_the_group(
 
 # --- the command line ---------------------------------------------------------------------------------
 def test_meeting_set_and_show_on_the_command_line(tmp_path, capsys, runtime, net, database_url):
-    from bot.cli import main
+    from bot.cli.main import main
 
     path = tmp_path / "config.toml"
     path.write_text(f'[database]\nurl = "{database_url}"\n', encoding="utf-8")

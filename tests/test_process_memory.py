@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import UsageError
-from bot.commands import prepare_database_apart
+from bot.cli.main import UsageError
+from bot.cli.serve import prepare_database_apart
 from bot.config import load_config
 from bot.worker_process import in_forked_child
 
@@ -43,9 +43,9 @@ def test_the_server_migrates_in_a_child_and_never_loads_alembic_itself(tmp_path)
     config = config_file(tmp_path, f"sqlite:///{tmp_path / 'kasane.db'}")
     out = run_python(
         "import importlib, sys, sqlite3\n"
-        "from bot.cli import COMMAND_MODULES\n"
+        "from bot.cli.main import COMMAND_MODULES\n"
         "for name in COMMAND_MODULES: importlib.import_module(name)\n"
-        "from bot.commands import prepare_database_apart\n"
+        "from bot.cli.serve import prepare_database_apart\n"
         "from bot.config import load_config\n"
         "from bot.worker_process import preload\n"
         f"prepare_database_apart(load_config({str(config)!r}))\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sealing import Sealer, Unsealable
+from bot.store.sealing import Sealer, Unsealable
 
 EVENT = '{"type":"message","message":{"text":"困りごと 090-1234-5678 に電話を"}}'.encode()
 

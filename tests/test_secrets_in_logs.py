@@ -188,5 +188,5 @@ def test_a_real_server_at_debug_level_prints_no_secret(tmp_path, database_url):
         finally:
             assert server.stop() == 0
     output = server.logs()
-    assert "DEBUG bot.webhook" in output and "Authentication failed" in output
+    assert "DEBUG bot.pipeline.webhook" in output and "Authentication failed" in output
     assert not leaks(output), leaks(output)[:5]

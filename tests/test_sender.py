@@ -10,11 +10,12 @@ import pytest
 from conftest import TOKEN, make_config, require_postgres
 from sqlalchemy import func, select
 
-from bot import compose, outbox
 from bot.app import build_runtime
 from bot.fakeline import FakeLineServer, encode_body
-from bot.line_client import LineGateway, Outcome
-from bot.sender import Sender
+from bot.pipeline import outbox
+from bot.pipeline.line_client import LineGateway, Outcome
+from bot.pipeline.sender import Sender
+from bot.replies import compose
 from models import OutboxMessage
 
 
@@ -217,7 +218,7 @@ def test_two_senders_on_postgresql_never_send_the_same_row(line_server, platform
     from conftest import truncate_all
     from sqlalchemy import text
 
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
     engine = make_engine(url)
     truncate_all(engine)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import SIMULATOR_TOKEN, create_app
-from bot.cli import UsageError, build_parser
+from bot.cli.main import UsageError, build_parser
 from bot.clock import Clock
 from bot.config import load_config
 from bot.simulator import rendering

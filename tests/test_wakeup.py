@@ -8,9 +8,9 @@ import pytest
 from conftest import USING_POSTGRES, require_postgres
 from sqlalchemy import text
 
-from bot.db import make_engine, make_inbox_engine
-from bot.inbox_writer import INBOX_CHANNEL
-from bot.wakeup import LocalWakeup, PostgresWakeup, SqliteWakeup, database_wakeup
+from bot.store.db import make_engine, make_inbox_engine
+from bot.store.inbox_writer import INBOX_CHANNEL
+from bot.store.wakeup import LocalWakeup, PostgresWakeup, SqliteWakeup, database_wakeup
 
 
 def waits_for(wakeup: LocalWakeup, commit) -> bool:  # type: ignore[no-untyped-def]
@@ -117,9 +117,10 @@ def test_a_transaction_that_queues_many_messages_notifies_the_sender_once_at_com
 
     from sqlalchemy import event
 
-    from bot import compose, outbox
-    from bot.db import make_session_factory
-    from bot.outbox import OUTBOX_CHANNEL
+    from bot.pipeline import outbox
+    from bot.pipeline.outbox import OUTBOX_CHANNEL
+    from bot.replies import compose
+    from bot.store.db import make_session_factory
 
     engine = make_engine(postgres_migrated)
     sent: list[str] = []

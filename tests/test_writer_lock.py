@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from bot.db import make_engine, make_inbox_engine
-from bot.inbox_writer import InboxWriteFailed, InboxWriter
-from bot.writer_lock import WriterLockedConnection, lock_path
+from bot.store.db import make_engine, make_inbox_engine
+from bot.store.inbox_writer import InboxWriteFailed, InboxWriter
+from bot.store.writer_lock import WriterLockedConnection, lock_path
 
 
 def lock_is_free(database: str) -> bool:

@@ -29,7 +29,7 @@ def simulated_clock(value: str, config: Config) -> Clock:
     A moment without a zone is read in the network's time zone (Asia/Tokyo by default).
     The clock keeps running in real time from there, so messages keep their order.
     """
-    from bot.cli import UsageError
+    from bot.cli.main import UsageError
 
     if not config.simulator:
         raise UsageError("--simulate-time works only in simulator mode (without LINE credentials)")

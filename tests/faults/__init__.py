@@ -5,7 +5,7 @@ Nothing here imports pytest, so the soak benchmark can use it too.
 
 Processes: the first start of a server is a real ``python -m bot --config … serve``. Restarts
 after a kill are forked from a pre-imported *fork server* (``multiprocessing``'s forkserver,
-preloaded with the bot's modules) and then run exactly the same code, ``bot.cli.main([...,
+preloaded with the bot's modules) and then run exactly the same code, ``bot.cli.main.main([...,
 "serve"])``: a restart takes ~0.2 s instead of the 2–6 s that importing the LINE SDK costs,
 which is what keeps twenty kills per database inside the CI budget. Set
 ``KASANE_FAULTS_REAL_RESTARTS=1`` to make every restart a fresh ``python -m bot`` process.
@@ -38,7 +38,16 @@ from bot.fakeline import FakeLinePlatform, WebhookBuilder, encode_body, new_grou
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_RESTARTS = os.environ.get("KASANE_FAULTS_REAL_RESTARTS") == "1"
-PRELOAD = ["faults", "bot.app", "bot.cli", "bot.commands", "bot.webhook", "bot.sender", "handlers", "jobs"]
+PRELOAD = [
+    "faults",
+    "bot.app",
+    "bot.cli.main",
+    "bot.cli.serve",
+    "bot.pipeline.webhook",
+    "bot.pipeline.sender",
+    "handlers",
+    "jobs",
+]
 # A phone number posted in a 困りごと: it must never reach the database or a log line.
 RAW_PHONE = "０９０－３１４１－５９２６"
 RAW_PHONE_DIGITS = "31415926"
@@ -147,15 +156,15 @@ def _warm_up() -> None:
     migrations), so that a forked server starts in a fraction of a second."""
     import importlib
 
-    from bot import cli
     from bot.app import create_app
+    from bot.cli.main import main as cli
     from bot.config import load_config
 
     for module in cli.COMMAND_MODULES:
         importlib.import_module(module)
     import alembic.command  # noqa: F401
 
-    import bot.migrate  # noqa: F401
+    import bot.store.migrate  # noqa: F401
 
     overrides = {"database": {"url": "sqlite://"}, "line": {"channel_secret": "w", "channel_access_token": "w"}}
     create_app(load_config(environ={}, overrides=overrides)).extensions["kasane"].engine.dispose()
@@ -175,7 +184,7 @@ def forked_cli(argv: list[str], log_path: str) -> None:
     os.environ.clear()
     os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    from bot.cli import main
+    from bot.cli.main import main
 
     sys.exit(main(argv))
 
@@ -644,7 +653,7 @@ def wait_until_sent(engine: Any, timeout: float = 90.0, alive: Callable[[], bool
     """Wait until the worker has handled every event and no outbox row is pending; returns the seconds it took."""
     from sqlalchemy import text
 
-    from bot.db import make_inbox_engine
+    from bot.store.db import make_inbox_engine
 
     inbox = make_inbox_engine(engine.url.render_as_string(hide_password=False), engine)
     started = time.monotonic()

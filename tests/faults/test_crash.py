@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES
 
-from bot.db import make_engine
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder
+from bot.store.db import make_engine
 from faults import (
     RAW_PHONE,
     RAW_PHONE_DIGITS,

@@ -178,7 +178,7 @@ def test_every_fault_in_turn_keeps_order_and_exactly_once(world, net, platform, 
 def test_message_refused_for_good_is_failed_and_listed_by_kasane_outbox(
     world, net, platform, engine, database_url, line_server, tmp_path, capsys
 ):
-    from bot.cli import main
+    from bot.cli.main import main
 
     (group, poster, helper), (other, _, _) = net
     poster.says(group, "困りごと 配食サービスを探しています")

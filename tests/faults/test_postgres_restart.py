@@ -21,8 +21,8 @@ from conftest import SECRET, TOKEN, USING_POSTGRES, require_postgres, truncate_a
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from bot.db import make_engine
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, encode_body
+from bot.store.db import make_engine
 from faults import (
     Conversation,
     KasaneProcess,

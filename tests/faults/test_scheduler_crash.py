@@ -16,8 +16,8 @@ from conftest import JST, SECRET, TOKEN
 from sqlalchemy import func, select, text
 
 from bot.app import build_runtime
+from bot.pipeline.sender import Sender
 from bot.scheduler import run_job
-from bot.sender import Sender
 from faults import AcceptHook, KasaneProcess, check_outbox_delivered, fork_context, free_port, write_config
 from jobs import ScheduledJob
 from jobs.followups import follow_up

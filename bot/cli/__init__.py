@@ -1,0 +1,1 @@
+"""The ``kasane`` command line: one module per group of subcommands."""

@@ -1,0 +1,149 @@
+"""``kasane login-link``, ``export``, ``report`` and ``retention``: the case log from a terminal.
+
+Bad input (an unknown network, a month that is not YYYY-MM) is one line and exit status 2.
+Long work (exports, retention) reports progress on stderr, so stdout stays clean for pipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.cli.main import UsageError, command
+from bot.clock import Clock
+from bot.config import Config
+from bot.web.dashboard import caselog, exports
+from bot.web.dashboard.tokens import issue_link
+from models import Network
+from models.dashboard import coordinated_networks
+from models.report import month_period, monthly_report, parse_month
+
+
+def _sessions(config: Config) -> Any:
+    from bot.cli.serve import _sessions as open_sessions
+
+    return open_sessions(config)
+
+
+def _progress(label: str, total: int | None = None) -> Any:
+    def report(done: int) -> None:
+        of = f"/{total:,}" if total else ""
+        print(f"{label}: {done:,}{of}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _month(text: str) -> tuple[int, int]:
+    parsed = parse_month(text)
+    if parsed is None:
+        raise UsageError(f"--month must be YYYY-MM (e.g. 2026-10), got {text!r}")
+    return parsed
+
+
+def _network(session: Any, text: str) -> Network:
+    network = session.get(Network, int(text)) if text.isdigit() else None
+    if network is None:
+        raise UsageError(f"no network with id {text!r} (see `kasane role list`)")
+    return network
+
+
+def _case_log_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--network", required=True, help="network id")
+    parser.add_argument("--month", required=True, help="YYYY-MM (threads posted in that month)")
+
+
+def _export_args(parser: argparse.ArgumentParser) -> None:
+    _case_log_args(parser)
+    parser.add_argument("--format", default="xlsx", help="csv or xlsx (default xlsx)")
+    parser.add_argument("--output", help="file to write (default: kasane-case-log-<network>-<month>.<format>)")
+
+
+def _login_link_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", required=True, help="LINE user id (U...)")
+
+
+def _retention_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="only show what would be erased")
+
+
+@command("login-link", help="print a one-time dashboard sign-in link for a coordinator", configure=_login_link_args)
+def login_link(args: argparse.Namespace, config: Config) -> int:
+    if not config.get("server", "secret_key"):
+        # Links are signed with the server's key; a random per-process key would not match.
+        raise UsageError("login-link needs [server] secret_key (or KASANE_SECRET_KEY), the same as the server's")
+    sessions = _sessions(config)
+    with sessions.begin() as session:
+        if not coordinated_networks(session, args.user):
+            raise UsageError(f"{args.user} is not a coordinator or organizer of any network")
+        link = issue_link(session, config, args.user, Clock().now(), via="cli")
+    print(link)
+    return 0
+
+
+@command("export", help="export a month of the case log as CSV or Excel", configure=_export_args)
+def export(args: argparse.Namespace, config: Config) -> int:
+    year, month = _month(args.month)
+    if args.format not in ("csv", "xlsx"):
+        raise UsageError(f"--format must be csv or xlsx, got {args.format!r}")
+    sessions = _sessions(config)
+    with sessions() as session:
+        network = _network(session, args.network)
+        filters = caselog.ThreadFilter(month=f"{year:04d}-{month:02d}")
+        where = filters.conditions(network)
+        total = caselog.count_rows(session, where)
+        output = Path(args.output or f"kasane-case-log-{network.id}-{filters.month}.{args.format}")
+        print(f"exporting {total:,} threads of network {network.id} ({filters.month}) to {output}", file=sys.stderr)
+        rows = caselog.export_rows(session, network, where)
+        progress = _progress("rows", total)
+        try:
+            with output.open("wb") as out:
+                if args.format == "csv":
+                    written = exports.write_csv(caselog.EXPORT_COLUMNS, rows, out, progress)
+                else:
+                    sheet = exports.Sheet("困りごと一覧", caselog.EXPORT_COLUMNS, rows)
+                    written = exports.write_xlsx([sheet], out, progress)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output} ({exc.strerror or exc})") from None
+    print(f"wrote {written:,} threads to {output}", file=sys.stderr)
+    return 0
+
+
+@command("report", help="print a network's monthly figures (月報)", configure=_case_log_args)
+def report(args: argparse.Namespace, config: Config) -> int:
+    year, month = _month(args.month)
+    sessions = _sessions(config)
+    with sessions() as session:
+        network = _network(session, args.network)
+        figures = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
+    print(f"月報 {network.name or '-'}（network {network.id}） {year:04d}-{month:02d}")
+    table = None
+    for name, item, value in exports.report_rows(figures):
+        if name != table:
+            print(f"\n[{name}]")
+            table = name
+        print(f"  {item}\t{'-' if value is None else value}")
+    return 0
+
+
+@command("retention", help="erase the text of threads past the 5-year retention", configure=_retention_args)
+def retention(args: argparse.Namespace, config: Config) -> int:
+    from jobs.retention import count_expired, cutoff, erase_network
+
+    now = Clock().now()
+    sessions = _sessions(config)
+    total = 0
+    with sessions() as session:
+        for network in session.scalars(select(Network).order_by(Network.id)).all():
+            count = count_expired(session, network, now)
+            limit = cutoff(now, network.timezone or "Asia/Tokyo").date().isoformat()
+            print(f"network {network.id}: {count:,} threads closed before {limit} to erase")
+            if count and not args.dry_run:
+                erase_network(session, network, now, commit=True, progress=_progress(f"network {network.id}", count))
+            total += count
+        session.commit()
+    print(f"{'would erase' if args.dry_run else 'erased'} {total:,} threads in all")
+    return 0

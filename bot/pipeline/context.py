@@ -1,0 +1,116 @@
+"""What a handler gets: the event, the database session of its transaction, and ways to answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.pipeline import outbox
+from models import Member, Network
+
+
+@dataclass
+class Context:
+    session: Session
+    raw: dict[str, Any]  # the event as LINE sent it (never stored)
+    event: Any  # the SDK's typed event
+    now: datetime
+    settings: Any = None  # bot.config.Config
+    received_at: datetime | None = None  # when the webhook door recorded the event (reply tokens age from then)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
+
+    # --- who and where ------------------------------------------------------
+    @property
+    def event_type(self) -> str:
+        return str(self.raw.get("type", ""))
+
+    @property
+    def source(self) -> dict[str, Any]:
+        return self.raw.get("source") or {}
+
+    @property
+    def user_id(self) -> str | None:
+        return self.source.get("userId")
+
+    @property
+    def group_id(self) -> str | None:
+        return self.source.get("groupId") or self.source.get("roomId")
+
+    @property
+    def in_group(self) -> bool:
+        return self.group_id is not None
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.group_id or self.user_id
+
+    @property
+    def reply_token(self) -> str | None:
+        return self.raw.get("replyToken")
+
+    @property
+    def event_time(self) -> datetime:
+        millis = self.raw.get("timestamp")
+        if isinstance(millis, int):
+            return datetime.fromtimestamp(millis / 1000, UTC)
+        return self.now
+
+    @property
+    def text(self) -> str:
+        """The message text exactly as sent (commands are matched on an NFKC copy)."""
+        return str((self.raw.get("message") or {}).get("text", ""))
+
+    def text_after(self, prefix: str, fallback: str) -> str:
+        """The original text after a command prefix, so stored text keeps the sender's own characters."""
+        match = re.match(prefix, self.text, re.DOTALL | re.IGNORECASE)
+        return self.text[match.end() :].strip() if match else fallback
+
+    def network(self) -> Network | None:
+        if not self.group_id:
+            return None
+        return self.session.scalar(select(Network).where(Network.group_id == self.group_id))
+
+    def member(self, network: Network | None = None) -> Member | None:
+        network = network or self.network()
+        if network is None or not self.user_id:
+            return None
+        return self.session.scalar(
+            select(Member).where(Member.network_id == network.id, Member.line_user_id == self.user_id)
+        )
+
+    # --- answering ------------------------------------------------------------
+    def reply(self, *messages: dict[str, Any]) -> None:
+        """Answer in the chat the event came from (sent with the reply token when fresh)."""
+        self.replies.extend(messages)
+
+    def push(
+        self, chat_id: str, *messages: dict[str, Any], dedupe_key: str | None = None, topic: str | None = None
+    ) -> None:
+        outbox.enqueue(self.session, chat_id, list(messages), now=self.now, dedupe_key=dedupe_key, topic=topic)
+
+    @property
+    def reply_lane(self) -> str | None:
+        """In a group, each member's answers queue on their own: a crowd answering at once is answered at once."""
+        if self.group_id and self.user_id:
+            return f"{self.group_id}/{self.user_id}"
+        return self.chat_id
+
+    def flush_replies(self) -> None:
+        if self.replies and self.chat_id:
+            outbox.enqueue(
+                self.session,
+                self.chat_id,
+                self.replies,
+                now=self.now,
+                reply_token=self.reply_token,
+                token_issued_at=self.received_at,
+                topic=self.reply_topic,
+                lane=self.reply_lane,
+            )
+        self.replies = []

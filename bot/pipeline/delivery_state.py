@@ -1,0 +1,198 @@
+"""The sender's writes to the outbox: claiming rows, and recording how each delivery went.
+
+Every function here works inside a transaction the caller owns, so that the sender can record
+a round of finished deliveries and claim the next rows in one commit. On SQLite all writers
+share one lock: a commit per message, by a dozen sending threads, would keep the worker's
+handling (and these threads) waiting for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from bot.pipeline.line_client import Outcome, Result
+from bot.pipeline.lookups import store_lookup
+from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 300.0
+
+
+def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; LINE's Retry-After (if any) is a floor."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+_earlier = aliased(OutboxMessage)
+_FREE = or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now"))
+# Built once: claiming runs after every send, and building the statement cost more than running it.
+CLAIMABLE = (
+    select(OutboxMessage)
+    .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= bindparam("now"))
+    .where(_FREE)
+    .where(
+        ~exists().where(
+            and_(
+                _earlier.lane == OutboxMessage.lane,
+                _earlier.status == OutboxStatus.PENDING,
+                _earlier.id < OutboxMessage.id,
+            )
+        )
+    )
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=OutboxMessage)
+)
+_REPLY_NOW = and_(
+    OutboxMessage.reply_token.is_not(None),
+    OutboxMessage.reply_deadline > bindparam("now"),
+    OutboxMessage.reply_state == ReplyState.NONE,
+)
+TAKE = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)), _FREE)
+    .values(
+        locked_until=bindparam("until"),
+        locked_by=bindparam("by"),
+        reply_state=case((_REPLY_NOW, ReplyState.ATTEMPTED), else_=OutboxMessage.reply_state),
+    )
+)
+
+
+@dataclass
+class Attempt:
+    """How one try went: LINE's answer, or ``error`` when the request could not even be made."""
+
+    row: OutboxMessage
+    result: Result | None  # None: our database failed mid-send; the lease lets the row be retried
+    error: str | None = None  # a request we built that the SDK refuses: a bug, the row fails
+
+
+def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: str) -> list[OutboxMessage]:
+    """Lease the next due rows, at most one per lane (its oldest pending one).
+
+    A reply about to be tried is marked ``attempted`` in the same write: if the process dies
+    before it learns LINE's answer, the next try knows the token may have been used.
+    The rows come back detached, with ``reply_state`` as it was before this claim.
+    """
+    rows = list(session.scalars(CLAIMABLE, {"now": now, "limit": limit}).all())
+    if not rows:
+        return []
+    params = {"ids": [row.id for row in rows], "now": now, "until": now + lease, "by": by}
+    taken = session.execute(TAKE, params, execution_options={"synchronize_session": False}).rowcount
+    if taken != len(rows):  # another sender won some (compare-and-set): keep only ours
+        before = {row.id: row.reply_state for row in rows}
+        session.expire_all()
+        mine = OutboxMessage.id.in_(list(before)), OutboxMessage.locked_by == by
+        rows = list(session.scalars(select(OutboxMessage).where(*mine).order_by(OutboxMessage.id)).all())
+        session.expunge_all()
+        for row in rows:
+            row.reply_state = before[row.id]
+    session.expunge_all()
+    return rows
+
+
+def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timedelta) -> bool:
+    """Write how the attempt went; True when the row reached a final state (sent or failed)."""
+    row, result = attempt.row, attempt.result
+    if attempt.error is not None:
+        mark_in(session, row, OutboxStatus.FAILED, now, error=attempt.error)
+        return True
+    if result is None:
+        return False
+    if row.chat_id.startswith("lookup:"):
+        return _record_lookup(session, row, result, now, max_age)
+    if result.outcome in (Outcome.SENT, Outcome.ALREADY_ACCEPTED):
+        via = result.via or "push"
+        mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
+        log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
+        return True
+    if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
+        return retry_later_in(session, row, result, now, max_age)
+    log.error("outbox #%s: LINE refused it (%s %s)", row.id, result.status, result.message)
+    error = f"{result.outcome}: {result.status} {result.message}".strip()
+    mark_in(session, row, OutboxStatus.FAILED, now, error=error)
+    return True
+
+
+def _record_lookup(session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta) -> bool:
+    if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
+        return retry_later_in(session, row, result, now, max_age)
+    store_lookup(session, row.messages[0], result)
+    mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via="lookup")
+    return True
+
+
+def retry_later_in(session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta) -> bool:
+    if now - row.created_at > max_age:
+        # LINE remembers a retry key for 24 hours; past that a retry could deliver twice.
+        error = f"gave up after {row.attempts + 1} attempts: {result.message}"
+        mark_in(session, row, OutboxStatus.FAILED, now, error=error)
+        return True
+    delay = backoff_delay(row.attempts + 1, result.retry_after)
+    log.warning(
+        "outbox #%s: %s (%s); retry %d in %.1fs",
+        row.id,
+        result.message or result.outcome,
+        result.status,
+        row.attempts + 1,
+        delay,
+    )
+    values = {
+        "id": row.id,
+        "attempts": row.attempts + 1,
+        "next_attempt_at": now + timedelta(seconds=delay),
+        "last_error": f"{result.status} {result.message}".strip(),
+        "locked_until": None,
+        "locked_by": None,
+    }
+    session.execute(update(OutboxMessage), [values])
+    return False
+
+
+def set_reply_state_in(session: Session, row: OutboxMessage, state: ReplyState) -> None:
+    session.execute(update(OutboxMessage), [{"id": row.id, "reply_state": state}])
+    row.reply_state = state
+
+
+def mark_in(
+    session: Session,
+    row: OutboxMessage,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    error: str | None = None,
+    request_id: str | None = None,
+    via: str | None = None,
+    sent_ids: list[str] | None = None,
+) -> None:
+    values: dict[str, object] = {"id": row.id, "status": status, "locked_until": None, "locked_by": None}
+    if status == OutboxStatus.SENT:
+        values.update(sent_at=now, line_request_id=request_id, sent_via=via)
+        if row.topic and sent_ids:
+            # Remember what the bot's messages were about, for quote-replies to them.
+            known = [{"line_message_id": line_id[:32], "outbox_id": row.id} for line_id in sent_ids]
+            session.execute(_insert_new(session, SentMessage), known)
+    if error is not None:
+        values["last_error"] = error
+    session.execute(update(OutboxMessage), [values])  # by primary key: one cached statement
+    row.status = status
+
+
+def _insert_new(session: Session, model: Any) -> Any:
+    """INSERT that leaves rows already there alone (a 409 replay returns the same message ids)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(model).on_conflict_do_nothing()
+    return sqlite_insert(model).on_conflict_do_nothing()

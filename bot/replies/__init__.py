@@ -1,0 +1,1 @@
+"""Everything the bot says: message builders (compose, cards, meeting cards) and the wording catalog (messages)."""

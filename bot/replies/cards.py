@@ -1,0 +1,135 @@
+"""The bot's thread cards and lists, built from models (used by handlers and jobs alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.replies import compose, messages
+from models import CATEGORIES, Thread
+from models.casework import OUTCOME_LABELS, TimelineEntry
+from models.privacy import Masked
+from models.thread import Outcome
+
+Message = dict[str, Any]
+TIMELINE_LINES = 15  # a chat message, not the case log: the dashboard shows the whole timeline
+
+
+def _summary(thread: Thread) -> str:
+    return messages.CARD_RETRACTED if thread.retracted or thread.summary is None else thread.summary
+
+
+def _state_line(thread: Thread) -> str:
+    if thread.outcome == Outcome.ACCOMPANYING:
+        return messages.CARD_STATE_ACCOMPANYING
+    if not thread.is_open and thread.outcome:
+        return messages.CARD_STATE_CLOSED.format(outcome=OUTCOME_LABELS[Outcome(thread.outcome)])
+    return messages.CARD_STATE_OPEN
+
+
+def thread_card(thread: Thread, *, with_corrections: bool = False, areas: list[str] | None = None) -> Message:
+    number = thread.number
+    lines = [
+        compose.flex_text(_summary(thread), size="md"),
+        messages.CARD_CATEGORY.format(category=thread.category),
+        messages.CARD_AREA.format(area=thread.area or messages.AREA_UNSET),
+        messages.CARD_COUNTS.format(
+            connections=thread.connection_count, offers=thread.offer_count, watchers=thread.watcher_count
+        ),
+        _state_line(thread),
+    ]
+    buttons = []
+    if thread.is_open and not thread.retracted:
+        buttons = [
+            compose.postback(messages.BUTTON_CONNECT, "t.connect", n=number),
+            compose.postback(messages.BUTTON_OFFER, "t.offer", n=number),
+            compose.postback(messages.BUTTON_WATCH, "t.watch", n=number),
+            compose.postback(messages.BUTTON_MEETING, "t.meeting", n=number),
+        ]
+    card = compose.card(
+        messages.CARD_ALT.format(number=number, summary=_summary(thread)),
+        messages.CARD_TITLE.format(number=number),
+        lines,
+        buttons,
+    )
+    if with_corrections:
+        chips = [compose.postback(c, "t.category", n=number, c=c) for c in CATEGORIES]
+        if areas:
+            chips.append(compose.postback(messages.BUTTON_AREA, "t.areas", n=number))
+        card = compose.with_quick_replies(card, chips)
+    return card
+
+
+def area_chooser(thread: Thread, areas: list[str]) -> Message:
+    chips = [compose.postback(a, "t.area", n=thread.number, r=a) for a in areas[: compose.QUICK_REPLY_LIMIT]]
+    return compose.with_quick_replies(compose.text(messages.AREA_CHOOSE.format(number=thread.number)), chips)
+
+
+def outcome_buttons(number: int) -> list[dict[str, Any]]:
+    return [
+        compose.postback(messages.BUTTON_RESOLVED, "t.outcome", n=number, o=Outcome.RESOLVED),
+        compose.postback(messages.BUTTON_EASED, "t.outcome", n=number, o=Outcome.EASED),
+        compose.postback(messages.BUTTON_REFERRED, "t.outcome", n=number, o=Outcome.REFERRED),
+        compose.postback(messages.BUTTON_ACCOMPANYING, "t.outcome", n=number, o=Outcome.ACCOMPANYING),
+        compose.postback(messages.BUTTON_ENDED, "t.outcome", n=number, o=Outcome.ENDED),
+        compose.postback(messages.BUTTON_WITHDRAWN, "t.outcome", n=number, o=Outcome.WITHDRAWN),
+    ]
+
+
+def followup_card(thread: Thread, *, accompanying: bool = False) -> Message:
+    title = (messages.ACCOMPANY_TITLE if accompanying else messages.FOLLOWUP_TITLE).format(number=thread.number)
+    return compose.card(
+        messages.FOLLOWUP_ALT.format(number=thread.number),
+        title,
+        [compose.flex_text(_summary(thread), size="sm")],
+        outcome_buttons(thread.number),
+    )
+
+
+def privacy_notice(user_id: str, masked: Masked) -> Message:
+    """Tell the sender what was hidden and what was kept, and suggest unsending the original."""
+    kinds = "・".join(messages.PRIVACY_KIND_LABELS.get(k, k) for k in masked.kinds)
+    return compose.mention_text(messages.PRIVACY_MASKED, {"user": user_id}, kinds=kinds, summary=masked.text)
+
+
+def choices(prompt: str, number: int, action: str, options: tuple[str, ...]) -> Message:
+    chips = [compose.postback(option, action, n=number, i=index) for index, option in enumerate(options)]
+    return compose.with_quick_replies(compose.text(prompt), chips)
+
+
+def age(posted_at: datetime, now: datetime) -> str:
+    days = (now - posted_at).days
+    return messages.AGE_TODAY if days <= 0 else messages.AGE_DAYS.format(days=days)
+
+
+def thread_list(threads: list[Thread], now: datetime, more: int = 0) -> Message:
+    if not threads:
+        return compose.text(messages.LIST_EMPTY)
+    lines = [
+        messages.LIST_LINE.format(
+            number=t.number,
+            age=age(t.posted_at, now),
+            category=t.category,
+            connections=t.connection_count,
+            offers=t.offer_count,
+        )
+        for t in threads
+    ]
+    if more:
+        lines.append(messages.LIST_MORE.format(count=more))
+    return compose.text(messages.LIST_TITLE + "\n" + "\n".join(lines))
+
+
+def timeline_text(entries: Sequence[TimelineEntry], tz: Any) -> Message:
+    """The last entries of a thread's timeline (``models.casework.timeline_tail``), oldest first."""
+    lines = [messages.TIMELINE_TITLE]
+    for event in entries:
+        when = event.at.astimezone(tz).strftime("%m/%d %H:%M")
+        who = f"（{event.organization}）" if event.organization is not None else ""
+        label = messages.TIMELINE_LABELS.get(event.kind, event.kind)
+        outcome = event.detail.get("outcome") if event.kind == "outcome" else None
+        if outcome:
+            label += "：" + OUTCOME_LABELS[Outcome(outcome)]
+        lines.append(f"{when} {label}{who}")
+    return compose.text("\n".join(lines))

@@ -1,0 +1,1 @@
+"""The web pages beside the webhook: the coordinators' dashboard and the calendar feed."""

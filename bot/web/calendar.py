@@ -1,0 +1,123 @@
+"""``GET /calendar/<token>.ics``: each network's meetings as an iCalendar feed (RFC 5545).
+
+One recurring VEVENT carries the rule as an RRULE; a cancelled occurrence is an EXDATE and a
+moved one an override VEVENT with the same UID and a RECURRENCE-ID, so calendar apps show
+exactly what the bot reminds about. The token in the URL is the only key (192 random bits):
+the feed holds dates, place and link, never anything from the case log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app
+from icalendar import Calendar, Event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.replies import messages
+from models import Network
+from models.meeting import (
+    LOOKAHEAD,
+    CalendarFeed,
+    MeetingSchedule,
+    changes_of,
+    duration,
+    rule_of,
+    rule_start_on,
+    rule_starts,
+    schedule_of,
+    zone,
+)
+
+blueprint = Blueprint("calendar_feed", __name__)
+CACHE_SECONDS = 300  # calendar apps poll; a few minutes' delay after a change is fine
+
+
+def feed_url(settings: Any, token: str) -> str:
+    """``[server] public_url`` when set (behind a proxy), else the address Kasane listens on."""
+    base = settings.get("server", "public_url") if settings is not None else ""
+    if not base:
+        host = settings.get("server", "host") if settings is not None else "127.0.0.1"
+        port = settings.get("server", "port") if settings is not None else 8000
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        base = f"http://{host}:{port}"
+    return f"{base.rstrip('/')}/calendar/{token}.ics"
+
+
+def build_calendar(session: Session, network: Network, now: datetime) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Kasane//meetings//JA")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    name = messages.MEETING_CALENDAR_EVENT_SUMMARY.format(
+        name=messages.meeting_name(network.settings), network=network.name or messages.MEETING_UNNAMED_NETWORK
+    )
+    calendar.add("x-wr-calname", name)
+    schedule = schedule_of(session, network)
+    if schedule is not None:
+        for event in _events(session, network, schedule, name, now):
+            calendar.add_component(event)
+        calendar.add_missing_timezones()  # a VTIMEZONE for Asia/Tokyo, for clients that need one
+    return calendar.to_ical()
+
+
+def _events(session: Session, network: Network, schedule: MeetingSchedule, name: str, now: datetime) -> list[Event]:
+    tz, rule, length = zone(network), rule_of(schedule), duration(network)
+    starts = rule_starts(rule, tz, schedule.set_at, schedule.set_at + LOOKAHEAD)
+    if not starts:
+        return []
+    first = starts[0]  # RFC 5545: DTSTART should be the first instance of the RRULE
+    uid = f"meeting-{network.id}-{schedule.id}@kasane"
+    master = _event(uid, name, schedule, first, length, now)
+    master.add("rrule", rule.rrule())
+    overrides, cancelled = [], []
+    for original, change in sorted(changes_of(session, network).items()):
+        start = rule_start_on(rule, tz, original)
+        if start is None or start < first:
+            continue  # left by an older rule, or before this rule began
+        if change.cancelled:
+            cancelled.append(start)
+        elif change.moved_to is not None:
+            override = _event(uid, name, schedule, change.moved_to.astimezone(tz), length, now)
+            override.add("recurrence-id", start)
+            overrides.append(override)
+    if cancelled:
+        master.add("exdate", cancelled)
+    return [master, *overrides]
+
+
+def _event(uid: str, name: str, schedule: MeetingSchedule, start: datetime, length: timedelta, now: datetime) -> Event:
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", start + length)
+    event.add("summary", name)
+    if schedule.place:
+        event.add("location", schedule.place)
+    if schedule.link:
+        event.add("url", schedule.link)
+        event.add("description", schedule.link)
+    return event
+
+
+@blueprint.get("/calendar/<token>.ics")
+def feed(token: str) -> Response:
+    runtime = current_app.extensions["kasane"]
+    with runtime.sessions() as session:
+        network = session.scalar(
+            select(Network).join(CalendarFeed, CalendarFeed.network_id == Network.id).where(CalendarFeed.token == token)
+        )
+        if network is None:
+            abort(404)
+        body = build_calendar(session, network, runtime.clock.now())
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
+    return response
+
+
+def register(app: Flask, runtime: Any) -> None:
+    app.register_blueprint(blueprint)

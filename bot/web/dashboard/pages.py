@@ -1,0 +1,122 @@
+"""The organizations page and the meetings page."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import render_template, request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.web.dashboard.reports import KIND_LABELS, _last_month, _month_options, _months_back
+from bot.web.dashboard.web import bp, db, network_or_404, now
+from models import EventKind, Network, Organization, Thread, ThreadEvent
+from models.report import Period, month_period, months_period, organization_stats, parse_month
+
+log = logging.getLogger(__name__)
+ANSWER_LABELS = {"yes": "出席", "no": "欠席", "maybe": "未定", None: "未回答"}
+REASON_LABELS = {"flagged": "反応がない", "requested": "会議で相談の希望", "checkin": "伴走の様子確認", "added": "追加"}
+PAST_DISCUSSIONS = 200
+
+
+@bp.get("/n/<int:network_id>/organizations")
+def organizations(network_id: int) -> Any:
+    """Default: the last twelve months (all time reads every response ever given: slower)."""
+    network, _ = network_or_404(network_id)
+    tz = network.timezone or "Asia/Tokyo"
+    choice = request.args.get("month", "")
+    parsed = parse_month(choice)
+    if parsed:
+        period: Period | None = month_period(*parsed, tz)
+    elif choice == "all":
+        period = None
+    else:
+        last = _last_month(network)
+        choice, period = "", months_period(_months_back(last, 11), last, tz)
+    return render_template(
+        "dashboard/organizations.html",
+        network=network,
+        stats=organization_stats(db(), network, period),
+        month=choice,
+        period_label=period.label if period else "これまでのすべて",
+        months=_month_options(network),
+        kind_labels=KIND_LABELS,
+    )
+
+
+@dataclass
+class MeetingsView:
+    available: bool = False  # models.meeting is there and its tables exist
+    schedule: Any = None
+    next_meeting: Any = None
+    attendance: list[tuple[str, str, str]] = field(default_factory=list)  # org, kind, answer
+    agenda: list[Any] = field(default_factory=list)
+    past: list[tuple[str, list[tuple[int, str]]]] = field(default_factory=list)  # date, [(number, 分野)]
+
+
+def _from_meetings(network: Network) -> MeetingsView:
+    """The meetings feature (models.meeting, another engineer's, being built at the same time):
+    used when present; any failure falls back to the timeline's discussion events only."""
+    from models.meeting import attendance, next_meeting, schedule_of
+    from models.meeting_agenda import build_agenda
+
+    session, current = db(), now()
+    view = MeetingsView(available=True, schedule=schedule_of(session, network))
+    view.next_meeting = next_meeting(session, network, current)
+    if view.next_meeting is not None:
+        answers = attendance(session, network, view.next_meeting.original)
+        orgs = session.scalars(
+            select(Organization).where(Organization.network_id == network.id).order_by(Organization.name)
+        )
+        view.attendance = [
+            (o.name, KIND_LABELS.get(o.kind, o.kind), ANSWER_LABELS.get(answers.get(o.id), "未回答")) for o in orgs
+        ]
+        view.agenda = build_agenda(session, network, view.next_meeting, current).items
+    return view
+
+
+def past_discussions(network: Network) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Threads discussed at meetings, from the timelines (EventKind.DISCUSSED): by the meeting's
+    date when the event names it (models.meeting_agenda does), else by the event's local date."""
+    zone = ZoneInfo(network.timezone or "Asia/Tokyo")
+    rows = (
+        db()
+        .execute(
+            select(ThreadEvent.at, ThreadEvent.detail, Thread.number, Thread.category)
+            .join(Thread, Thread.id == ThreadEvent.thread_id)
+            .where(Thread.network_id == network.id, ThreadEvent.kind == EventKind.DISCUSSED)
+            .order_by(ThreadEvent.at.desc())
+            .limit(PAST_DISCUSSIONS)
+        )
+        .all()
+    )
+    grouped: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    for at, detail, number, category in rows:
+        day = (detail or {}).get("meeting") or at.astimezone(zone).date().isoformat()
+        grouped[str(day)].add((number, category))
+    return [(day, sorted(grouped[day])) for day in sorted(grouped, reverse=True)]
+
+
+@bp.get("/n/<int:network_id>/meetings")
+def meetings(network_id: int) -> Any:
+    network, _ = network_or_404(network_id)
+    try:
+        view = _from_meetings(network)
+    except (ImportError, SQLAlchemyError, AttributeError, TypeError, ValueError):
+        # Not there yet (or changed under us): say so on the page, log for the developers.
+        log.warning("meetings page: models.meeting unavailable, showing discussions only", exc_info=True)
+        db().rollback()
+        view = MeetingsView()
+    view.past = past_discussions(network)
+    return render_template(
+        "dashboard/meetings.html", network=network, view=view, reasons=REASON_LABELS, local=_local(network)
+    )
+
+
+def _local(network: Network) -> Any:
+    zone = ZoneInfo(network.timezone or "Asia/Tokyo")
+    return lambda value: value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""

@@ -1,0 +1,157 @@
+"""Pages of the case log: the filtered thread list (and its exports) and one thread with its
+timeline, coordinator notes and outcome corrections."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from flask import abort, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
+
+from bot.replies import messages
+from bot.web.dashboard import caselog, exports, timeline
+from bot.web.dashboard.web import bp, db, local, network_or_404, now
+from models import CATEGORIES, Area, Organization, Outcome, Thread
+from models.casework import OUTCOME_LABELS, set_outcome
+from models.dashboard import NOTE_LIMIT, add_note
+from models.privacy import mask
+
+REASON_LIMIT = 500
+# The lead's catalogue has the choices the chat offers; the same lists keep figures comparable.
+REFERRALS: tuple[str, ...] = getattr(messages, "REFERRAL_DESTINATIONS", ())
+END_REASONS: tuple[str, ...] = getattr(messages, "END_REASONS", ())
+
+
+def _choices(network_id: int, filters: caselog.ThreadFilter) -> dict[str, Any]:
+    session = db()
+    # The network's own list of 地区 (threads take their area from it); not a DISTINCT over
+    # 200,000 threads on every page view.
+    areas = list(session.scalars(select(Area.name).where(Area.network_id == network_id).order_by(Area.id)))
+    if filters.area and filters.area not in areas:
+        areas.append(filters.area)
+    orgs = session.execute(
+        select(Organization.id, Organization.name)
+        .where(Organization.network_id == network_id)
+        .order_by(Organization.name)
+    ).all()
+    return {
+        "categories": CATEGORIES,
+        "areas": areas,
+        "organizations": orgs,
+        "outcomes": [(str(o), label) for o, label in OUTCOME_LABELS.items()],
+        "sorts": [(key, label) for key, (label, _) in caselog.SORTS.items()],
+    }
+
+
+@bp.get("/n/<int:network_id>/threads")
+def threads(network_id: int) -> Any:
+    network, _ = network_or_404(network_id)
+    filters = caselog.ThreadFilter.from_args(request.args)
+    page = caselog.thread_page(db(), network, filters)
+    return render_template(
+        "dashboard/threads.html",
+        network=network,
+        filters=filters,
+        page=page,
+        local=lambda value: local(value, network),
+        summary=caselog.summary_text,
+        state_labels=caselog.STATE_LABELS,
+        **_choices(network.id, filters),
+    )
+
+
+@bp.get("/n/<int:network_id>/threads.<any(xlsx, csv):fmt>")
+def threads_export(network_id: int, fmt: str) -> Any:
+    network, _ = network_or_404(network_id)
+    filters = caselog.ThreadFilter.from_args(request.args)
+    rows = caselog.export_rows(db(), network, filters.conditions(network))
+    name = f"kasane-case-log-{network.id}{'-' + filters.month if filters.month else ''}.{fmt}"
+    return send_export(fmt, name, "困りごと一覧", caselog.EXPORT_COLUMNS, rows)
+
+
+def send_export(fmt: str, name: str, title: str, columns: Any, rows: Any, extra: list[Any] | None = None) -> Any:
+    # A spooled file: small exports stay in memory, a whole 200,000-thread log goes to disk.
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    if fmt == "xlsx":
+        exports.write_xlsx([exports.Sheet(title, columns, rows), *(extra or [])], out)
+        mime = exports.XLSX_MIME
+    else:
+        exports.write_csv(columns, rows, out)
+        mime = exports.CSV_MIME
+    out.seek(0)
+    return send_file(out, mimetype=mime, as_attachment=True, download_name=name)
+
+
+def _thread_or_404(network_id: int, number: int) -> tuple[Any, Any, Thread]:
+    network, member = network_or_404(network_id)
+    thread = db().scalar(select(Thread).where(Thread.network_id == network.id, Thread.number == number))
+    if thread is None:
+        abort(404)
+    return network, member, thread
+
+
+@bp.get("/n/<int:network_id>/threads/<int:number>")
+def thread(network_id: int, number: int, errors: list[str] | None = None, form: dict[str, str] | None = None) -> Any:
+    network, _, item = _thread_or_404(network_id, number)
+    organization = db().get(Organization, item.organization_id) if item.organization_id else None
+    return render_template(
+        "dashboard/thread.html",
+        network=network,
+        thread=item,
+        organization=organization,
+        summary=caselog.summary_text(item),
+        entries=timeline.timeline(db(), item),
+        notes=timeline.notes(db(), item),
+        local=lambda value: local(value, network),
+        outcomes=[(str(o), label) for o, label in OUTCOME_LABELS.items()],
+        referrals=REFERRALS,
+        end_reasons=END_REASONS,
+        errors=errors or [],
+        form=form or {},
+        note_limit=NOTE_LIMIT,
+        saved=request.args.get("saved", ""),
+        state_labels=caselog.STATE_LABELS,
+    ), (400 if errors else 200)
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/notes")
+def thread_note(network_id: int, number: int) -> Any:
+    _, member, item = _thread_or_404(network_id, number)
+    text = request.form.get("text", "").strip()
+    if not text:
+        return thread(network_id, number, errors=["メモを入力してください。"])
+    add_note(db(), item, member, text, now())
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="note") + "#notes")
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/outcome")
+def thread_outcome(network_id: int, number: int) -> Any:
+    _, member, item = _thread_or_404(network_id, number)
+    form = {key: request.form.get(key, "").strip() for key in ("outcome", "referred_to", "end_reason", "reason")}
+    errors = []
+    if form["outcome"] not in {str(o) for o in Outcome}:
+        errors.append("結果を選んでください。")
+    if not form["reason"]:
+        errors.append("修正の理由を入力してください（経過に残ります）。")
+    if form["outcome"] == Outcome.REFERRED and not form["referred_to"]:
+        errors.append("つなぎ先を入力してください。")
+    if form["outcome"] == Outcome.ENDED and not form["end_reason"]:
+        errors.append("終了の理由を選んでください。")
+    if errors:
+        return thread(network_id, number, errors=errors, form=form)
+    set_outcome(
+        db(),
+        item,
+        member,
+        Outcome(form["outcome"]),
+        now(),
+        referred_to=form["referred_to"][:100] or None,
+        end_reason=form["end_reason"][:200] or None,
+        # The reason stays in the timeline for years: masked like every stored text.
+        reason=mask(form["reason"][:REASON_LIMIT]).text,
+        via="dashboard",
+    )
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="outcome") + "#timeline")

@@ -1,0 +1,136 @@
+"""A thread's timeline as coordinators read it: when, who (and for which organization),
+through which door, and what happened, in plain Japanese."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import EventKind, Member, Organization, Response, ResponseKind, Thread, ThreadEvent
+from models.dashboard import ThreadNote
+
+VIA_LABELS = {"chat": "LINE", "dashboard": "ダッシュボード", "job": "自動", "cli": "コマンド"}
+RESPONSE_LABELS = {
+    ResponseKind.CONNECTION: "伝手",
+    ResponseKind.OFFER: "手伝えます",
+    ResponseKind.COMMENT: "コメント",
+    ResponseKind.WATCH: "気にかけています",
+}
+FIELD_LABELS = {"category": "分野", "area": "地区", "state": "状態", "outcome": "結果"}
+TITLES = {
+    EventKind.POSTED: "投稿",
+    EventKind.CORRECTED: "分野・地区の修正",
+    EventKind.RESPONSE: "反応",
+    EventKind.COMMENT: "コメント",
+    EventKind.WATCH: "気にかけています",
+    EventKind.OUTCOME: "結果の記録",
+    EventKind.REOPENED: "再開",
+    EventKind.RETRACTED: "投稿の取り消し",
+    EventKind.EDITED: "要約の編集",
+    EventKind.FOLLOWUP: "フォローアップ送信",
+    EventKind.FLAGGED: "会議の議題へ",
+    EventKind.MEETING_REQUESTED: "会議で相談の申し出",
+    EventKind.DISCUSSED: "会議で話し合い",
+    EventKind.NOTE: "メモの追加",
+}
+
+
+@dataclass
+class Entry:
+    at: datetime
+    title: str
+    who: str
+    via: str
+    lines: list[str]
+    correction: bool = False  # an outcome set from the dashboard with a reason
+
+
+def _outcome(value: Any) -> str:
+    from bot.web.dashboard.caselog import outcome_text
+
+    try:
+        return outcome_text(value)
+    except ValueError:
+        return str(value)
+
+
+def _who(event: ThreadEvent, members: dict[int, Member], orgs: dict[int, str]) -> str:
+    if event.actor_id is None:
+        return "重ね（自動）"
+    member = members.get(event.actor_id)
+    name = (member.display_name if member else "") or "（名前未取得）"
+    org = orgs.get(event.organization_id or 0)
+    return f"{name}（{org}）" if org else name
+
+
+def _lines(event: ThreadEvent, responses: dict[int, Response]) -> tuple[str, list[str]]:
+    detail = event.detail or {}
+    kind = event.kind
+    title = TITLES.get(EventKind(kind), kind) if kind in set(EventKind) else kind
+    if kind in (EventKind.RESPONSE, EventKind.COMMENT):
+        response = responses.get(detail.get("response_id", 0))
+        # The response row knows its kind; the event's detail key has changed name before.
+        kind_of = response.kind if response else detail.get("response_kind", detail.get("kind"))
+        label = RESPONSE_LABELS.get(kind_of or ResponseKind.COMMENT, "反応")
+        text = response.text if response and response.text else "（本文なし）"
+        return label, [text]
+    if kind == EventKind.POSTED:
+        return title, [f"分野：{detail.get('category') or '-'}　地区：{detail.get('area') or '-'}"]
+    if kind == EventKind.CORRECTED:
+        before, after = detail.get("before", {}), detail.get("after", {})
+        return title, [f"{FIELD_LABELS.get(k, k)}：{before.get(k) or '-'} → {v or '-'}" for k, v in after.items()]
+    if kind == EventKind.OUTCOME:
+        before = detail.get("before", {})
+        lines = [f"{_outcome(before.get('outcome'))} → {_outcome(detail.get('outcome'))}"]
+        if detail.get("referred_to"):
+            lines.append(f"つなぎ先：{detail['referred_to']}")
+        if detail.get("end_reason"):
+            lines.append(f"終了の理由：{detail['end_reason']}")
+        if detail.get("reason"):
+            lines.append(f"修正の理由：{detail['reason']}")
+        return title, lines
+    if kind == EventKind.REOPENED:
+        return title, [f"それまでの結果：{_outcome((detail.get('before') or {}).get('outcome'))}"]
+    if kind == EventKind.FOLLOWUP and detail.get("step") is not None:
+        return title, [f"{detail['step']}回目"]
+    if kind == EventKind.DISCUSSED and detail.get("meeting"):
+        return title, [f"会議：{detail['meeting']}"]
+    return title, []
+
+
+def timeline(session: Session, thread: Thread) -> list[Entry]:
+    events = list(
+        session.scalars(
+            select(ThreadEvent).where(ThreadEvent.thread_id == thread.id).order_by(ThreadEvent.at, ThreadEvent.id)
+        )
+    )
+    responses = {r.id: r for r in session.scalars(select(Response).where(Response.thread_id == thread.id))}
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(actor_ids)))} if actor_ids else {}
+    orgs = dict(
+        session.execute(
+            select(Organization.id, Organization.name).where(Organization.network_id == thread.network_id)
+        ).all()
+    )
+    entries = []
+    for event in events:
+        title, lines = _lines(event, responses)
+        correction = event.kind == EventKind.OUTCOME and bool((event.detail or {}).get("reason"))
+        entries.append(
+            Entry(event.at, title, _who(event, members, orgs), VIA_LABELS.get(event.via, event.via), lines, correction)
+        )
+    return entries
+
+
+def notes(session: Session, thread: Thread) -> list[tuple[ThreadNote, str]]:
+    rows = session.execute(
+        select(ThreadNote, Member.display_name)
+        .outerjoin(Member, Member.id == ThreadNote.author_id)
+        .where(ThreadNote.thread_id == thread.id)
+        .order_by(ThreadNote.id)
+    ).all()
+    return [(note, name or "") for note, name in rows]
