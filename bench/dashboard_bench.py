@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import load_config
-from bot.web.dashboard.tokens import issue_link
+from bot.runtime import build_runtime
 from models import Member, Role, Thread
 
 COORDINATOR = "Ubench-coordinator"
@@ -51,7 +51,7 @@ def signed_in_client(url: str) -> tuple[Any, int, int]:
         environ={},
         overrides={"database": {"url": url}, "server": {"secret_key": "bench"}, "scheduler": {"enabled": False}},
     )
-    app = create_app(config)
+    app = create_app(build_runtime(config))
     runtime = app.extensions["kasane"]
     with runtime.sessions.begin() as session:
         member = session.scalar(
@@ -62,7 +62,7 @@ def signed_in_client(url: str) -> tuple[Any, int, int]:
         number = session.scalar(
             select(Thread.number).where(Thread.network_id == member.network_id).limit(1).offset(12345)
         )
-        link = issue_link(session, config, COORDINATOR, runtime.clock.now(), via="cli")
+        link = runtime.links.issue_sign_in(session, COORDINATOR, runtime.clock.now(), via="cli")
     client = app.test_client()
     path = "/" + link.split("/", 3)[3]
     page = client.get(path).get_data(as_text=True)

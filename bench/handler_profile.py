@@ -36,10 +36,11 @@ from sqlalchemy.engine.interfaces import CacheStats
 
 from bench.handler_profile_events import EventMix, Step
 from bench.loadgen.scenario import make_networks, next_meeting_day
-from bot.app import Runtime, create_app
+from bot.app import create_app
 from bot.clock import Clock
 from bot.config import load_config
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder
+from bot.runtime import Runtime, build_runtime
 from bot.store.db import is_sqlite, make_engine
 from bot.store.migrate import upgrade
 from models import Network, Thread, WebhookEvent
@@ -128,7 +129,7 @@ def built_app(database_url: str | None, reset: bool, networks: int, members: int
         platform = FakeLinePlatform(TOKEN, clock=clock.now)
         with FakeLineServer(platform) as server:
             engine = make_engine(url)
-            app = create_app(app_config(url, server.url), clock=clock, engine=engine)
+            app = create_app(build_runtime(app_config(url, server.url), clock=clock, engine=engine))
             runtime: Runtime = app.extensions["kasane"]
             recorder = StatementRecorder()
             recorder.attach(engine)

@@ -7,14 +7,11 @@ what must happen once is guaranteed by unique keys in the database, not by the s
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.runtime import Runtime
 from jobs import ScheduledJob, load_all
-
-if TYPE_CHECKING:
-    from bot.app import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +19,7 @@ log = logging.getLogger(__name__)
 def run_job(runtime: Runtime, job: ScheduledJob) -> None:
     try:
         with runtime.sessions.begin() as session:
-            job.fn(session, runtime.clock.now())
+            job.run(session, runtime.clock.now(), links=runtime.links)
     except Exception:
         log.exception("job %s failed; it will run again at its next time", job.name)
         return
@@ -43,4 +40,12 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
             misfire_grace_time=300,
             **job.options,
         )
+    return scheduler
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """Run the jobs in this process until the runtime shuts down."""
+    scheduler = build_scheduler(runtime)
+    scheduler.start()
+    runtime.on_shutdown.append(lambda: scheduler.shutdown(wait=False))
     return scheduler

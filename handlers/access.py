@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.pipeline.context import Context
@@ -12,14 +11,9 @@ from models.casework import thread_by_number
 from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_and_member
 
 # One event asks "which network, which member" from several handlers (a quote-reply passes
-# three fallbacks): each answer is kept on the event's Context, as the same session would
+# three fallbacks): each answer is kept in the event's ``ctx.memo``, as the same session would
 # return the same objects anyway. Only found rows are kept: a network or member created
 # later in the event is then found by the next lookup.
-_MEMO = "_access_memo"
-
-
-def _memo(ctx: Context) -> dict[Any, Any]:
-    return ctx.__dict__.setdefault(_MEMO, {})
 
 
 def group_network(ctx: Context) -> Network | None:
@@ -29,7 +23,7 @@ def group_network(ctx: Context) -> Network | None:
     """
     if not ctx.group_id:
         return None
-    memo = _memo(ctx)
+    memo = ctx.memo
     found = memo.get(("network", ctx.group_id))
     if found is not None:
         return found
@@ -49,7 +43,7 @@ def sender(ctx: Context, net: Network | None = None) -> Member | None:
     net = net or group_network(ctx)
     if net is None or not ctx.user_id:
         return None
-    memo = _memo(ctx)
+    memo = ctx.memo
     found = memo.get(("member", net.id, ctx.user_id))
     if found is None:
         found = find_member(ctx.session, net.id, ctx.user_id)

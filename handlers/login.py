@@ -8,7 +8,6 @@ from __future__ import annotations
 from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_command
 from bot.replies import compose, messages
-from bot.web.dashboard.tokens import issue_link
 from models.dashboard import LOGIN_LINKS_PER_HOUR, coordinated_networks, links_issued_recently
 
 describe("ログイン", "コーディネーター・世話役の方に、ダッシュボードのリンクをお送りします（1対1のトークで）", order=80)
@@ -31,7 +30,7 @@ def login(ctx: Context, args: str = "") -> None:
     if links_issued_recently(ctx.session, ctx.user_id, ctx.now) >= LOGIN_LINKS_PER_HOUR:
         ctx.reply(compose.text(messages.LOGIN_TOO_MANY))
         return
-    link = issue_link(ctx.session, ctx.settings, ctx.user_id, ctx.now)
+    link = ctx.links.issue_sign_in(ctx.session, ctx.user_id, ctx.now)
     ctx.reply(
         compose.card(
             messages.LOGIN_CARD_ALT,

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from bot.pipeline.context import Context
 from bot.pipeline.registry import on_command, on_postback
 from bot.replies import compose, messages
-from bot.web.calendar import feed_url
 from handlers import access
 from handlers.meetings import in_network, organizer, today
 from models import Member, Network, Role, Thread
@@ -157,7 +156,7 @@ def calendar(ctx: Context, args: str = "") -> None:
         return
     body = messages.MEETING_CALENDAR_INTRO
     for network in networks:
-        url = feed_url(ctx.settings, feed_of(ctx.session, network, ctx.now).token)
+        url = ctx.links.calendar(feed_of(ctx.session, network, ctx.now).token)
         name = network.name or messages.MEETING_UNNAMED_NETWORK
         if schedule_of(ctx.session, network) is None:
             name += messages.MEETING_CALENDAR_NO_SCHEDULE

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.links import Links
 from bot.pipeline import outbox
 from bot.replies import compose, messages
-from bot.web.dashboard.tokens import public_base
 from jobs import scheduled
 from models import Member, Network
 from models.dashboard import COORDINATING_ROLES
@@ -47,7 +47,7 @@ def coordinators(session: Session, network: Network) -> list[str]:
     )
 
 
-def figures_card(network: Network, report: MonthlyReport, year: int, month: int) -> dict[str, Any]:
+def figures_card(network: Network, report: MonthlyReport, year: int, month: int, links: Links) -> dict[str, Any]:
     label = messages.month_label(year, month)
     values = {
         "received": report.received,
@@ -58,14 +58,11 @@ def figures_card(network: Network, report: MonthlyReport, year: int, month: int)
         "carried": report.carried_over,
     }
     lines = [line.format(**values) for line in messages.MONTHLY_LINES] + [messages.MONTHLY_FOOTER]
-    buttons = []
-    base = public_base()
-    if base:
-        buttons.append(
-            compose.uri(messages.MONTHLY_OPEN, f"{base}/dashboard/n/{network.id}/report?month={year:04d}-{month:02d}")
-        )
-    # Opening the dashboard needs a fresh one-time link: this button asks for one in this chat.
-    buttons.append({"type": "message", "label": messages.MONTHLY_LOGIN, "text": messages.MONTHLY_LOGIN_TEXT})
+    buttons = [
+        compose.uri(messages.MONTHLY_OPEN, links.monthly_report(network.id, year, month)),
+        # Opening the dashboard needs a fresh one-time link: this button asks for one in this chat.
+        {"type": "message", "label": messages.MONTHLY_LOGIN, "text": messages.MONTHLY_LOGIN_TEXT},
+    ]
     return compose.card(
         messages.MONTHLY_ALT.format(network=network.name or f"#{network.id}", month=label),
         messages.MONTHLY_TITLE.format(month=label),
@@ -75,7 +72,7 @@ def figures_card(network: Network, report: MonthlyReport, year: int, month: int)
     )
 
 
-def push_network(session: Session, network: Network, now: datetime) -> int:
+def push_network(session: Session, network: Network, now: datetime, links: Links) -> int:
     local = now.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
     if not due(local):
         return 0
@@ -89,13 +86,13 @@ def push_network(session: Session, network: Network, now: datetime) -> int:
     if not waiting:
         return 0
     report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
-    card = figures_card(network, report, year, month)
+    card = figures_card(network, report, year, month, links)
     for user in waiting:
         outbox.enqueue(session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user))
     return len(waiting)
 
 
 @scheduled("interval", minutes=15)
-def push_monthly_figures(session: Session, now: datetime) -> int:
+def push_monthly_figures(session: Session, now: datetime, links: Links) -> int:
     networks = session.scalars(select(Network).where(Network.active).order_by(Network.id)).all()
-    return sum(push_network(session, network, now) for network in networks)
+    return sum(push_network(session, network, now, links) for network in networks)

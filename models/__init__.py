@@ -13,6 +13,7 @@ from models.meeting import (
 )
 from models.network import Friend, Member, Network, Organization, OrgKind, Role
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.server import ServerKey
 from models.thread import (
     CATEGORIES,
     Area,
@@ -41,6 +42,7 @@ __all__ = [
     "Response",
     "ResponseKind",
     "SentMessage",
+    "ServerKey",
     "Thread",
     "ThreadEvent",
     "ThreadNote",

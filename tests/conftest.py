@@ -24,6 +24,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.config import load_config
 from bot.fakeline import FakeLinePlatform, FakeLineServer
+from bot.runtime import build_runtime
 from bot.store.db import make_engine
 from bot.store.migrate import upgrade
 
@@ -146,7 +147,7 @@ def config(database_url: str, line_server: FakeLineServer):  # type: ignore[no-u
 
 @pytest.fixture
 def app(config, clock: Clock, engine: Engine):  # type: ignore[no-untyped-def]
-    app = create_app(config, clock=clock, engine=engine)
+    app = create_app(build_runtime(config, clock=clock, engine=engine))
     app.config["TESTING"] = True
     yield app
     app.extensions["kasane"].close()

@@ -18,7 +18,7 @@ from conftest import JST
 from dateutil.rrule import rrulestr
 
 from bot.config import load_config
-from bot.web.calendar import feed_url
+from bot.links import Links
 
 # What the calendar must show after the changes below: December moved, January cancelled.
 EXPECTED = [
@@ -173,6 +173,6 @@ def test_a_network_without_a_schedule_has_an_empty_calendar(world, client):
 
 def test_the_feed_url_uses_the_public_url_when_set():
     config = load_config(environ={}, overrides={"server": {"public_url": "https://kasane.example.jp/"}})
-    assert feed_url(config, "abc") == "https://kasane.example.jp/calendar/abc.ics"
+    assert Links.from_config(config, "k").calendar("abc") == "https://kasane.example.jp/calendar/abc.ics"
     local_only = load_config(environ={}, overrides={"server": {"host": "0.0.0.0", "port": 8080}})
-    assert feed_url(local_only, "abc") == "http://127.0.0.1:8080/calendar/abc.ics"
+    assert Links.from_config(local_only, "k").calendar("abc") == "http://127.0.0.1:8080/calendar/abc.ics"

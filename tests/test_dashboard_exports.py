@@ -12,7 +12,10 @@ import pandas as pd
 import pytest
 from test_dashboard_world import jst, october_case_log, path_of, post, sign_in
 
+from bot.app import create_app
 from bot.cli.main import main
+from bot.config import load_config
+from bot.runtime import build_runtime
 
 COLUMNS = [
     "番号",
@@ -201,8 +204,20 @@ def test_cli_login_link_opens_in_the_app(cli_config, client, net, capsys):
     assert client.get(path_of(link)).status_code == 200
 
 
-def test_cli_login_link_needs_a_configured_secret(tmp_path, database_url, cli_config, net, capsys):
+def test_cli_login_link_without_a_configured_secret_uses_the_servers_kept_key(
+    tmp_path, database_url, net, capsys, clock
+):
+    """README's two commands set no secret_key: the server generates one and keeps it, and
+    `kasane login-link` signs with that same key, so its link signs in."""
     path = tmp_path / "nosecret.toml"
     path.write_text(f'[database]\nurl = "{database_url}"\n')
-    assert main(["--config", str(path), "login-link", "--user", net.coordinator]) == 2
-    assert "secret_key" in capsys.readouterr().err
+    assert main(["--config", str(path), "login-link", "--user", net.coordinator]) == 0
+    link = capsys.readouterr().out.strip()
+    config = load_config(path, environ={"KASANE_LINE_CHANNEL_SECRET": "s", "KASANE_LINE_CHANNEL_ACCESS_TOKEN": "t"})
+    runtime = build_runtime(config, clock=clock)
+    try:
+        client = create_app(runtime).test_client()
+        assert client.get(path_of(link)).status_code == 200
+    finally:
+        runtime.close()
+

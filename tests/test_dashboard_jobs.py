@@ -11,7 +11,7 @@ from models.membership import grant_role
 
 def run(runtime, when) -> int:
     with runtime.sessions.begin() as session:
-        return push_monthly_figures(session, when)
+        return push_monthly_figures(session, when, runtime.links)
 
 
 def test_figures_go_once_to_coordinators_who_are_friends(world, runtime, session):

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.web.dashboard.tokens import issue_link
 from models import Member, Network, Organization, OrgKind, ResponseKind, Role, Thread
 from models.casework import add_response, post_thread, set_outcome
 from models.membership import grant_role, network_for_group, register_member
@@ -92,7 +91,7 @@ def csrf_token(html: str) -> str:
 
 def login_link(runtime: Any, line_user_id: str) -> str:
     with runtime.sessions.begin() as session:
-        link = issue_link(session, runtime.config, line_user_id, runtime.clock.now(), via="cli")
+        link = runtime.links.issue_sign_in(session, line_user_id, runtime.clock.now(), via="cli")
     return link
 
 

@@ -118,7 +118,7 @@ def test_demo_fills_a_fresh_database_that_the_report_reads(
     with Session(engine) as session, session.begin():
         for day in (1, 2, 8, 30):
             for job in load_all():
-                job.fn(session, now + timedelta(days=day))
+                job.run(session, now + timedelta(days=day), links=None)
     assert main(["--config", str(tmp_path / "config.toml"), "outbox"]) == 0
     assert "nothing failed or pending" in capsys.readouterr().out
 

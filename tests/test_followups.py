@@ -151,12 +151,13 @@ def test_two_ticks_at_once_send_once_on_postgresql(request, line_server, platfor
     from harness import World
 
     from bot.app import create_app
+    from bot.runtime import build_runtime
     from bot.store.db import make_engine
 
     url = request.getfixturevalue("postgres_migrated")
     engine = make_engine(url)
     truncate_all(engine)
-    app = create_app(make_config(url, line_server.url), clock=clock, engine=engine)
+    app = create_app(build_runtime(make_config(url, line_server.url), clock=clock, engine=engine))
     runtime = app.extensions["kasane"]
     world = World(app.test_client(), runtime, platform, SECRET)
     group = world.group()

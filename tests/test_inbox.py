@@ -15,9 +15,9 @@ import pytest
 from conftest import SECRET, USING_POSTGRES, make_config
 from sqlalchemy import func, select
 
-from bot.app import create_app
 from bot.fakeline import encode_body
 from bot.pipeline.inbox import InboxProcessor
+from bot.runtime import build_runtime
 from models import EventOutcome, InboxEvent, OutboxMessage, Thread, WebhookEvent
 
 POST = "困りごと 一人暮らしの方の通院の付き添いを探しています 連絡は 090-1234-5678 まで"
@@ -124,7 +124,7 @@ def test_events_recorded_by_a_server_that_died_are_handled_by_the_next_worker(
     group, alice = net
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
     # A new process: another app on the same database (the first one never handled the event).
-    successor = create_app(config, clock=clock, engine=engine).extensions["kasane"]
+    successor = build_runtime(config, clock=clock, engine=engine)
     try:
         assert successor.inbox.drain() == 1
         successor.sender.drain()
@@ -153,7 +153,7 @@ def test_a_payload_sealed_with_another_channel_secret_is_reported_and_does_not_b
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
     # The channel secret was reissued on LINE's side and the server restarted with the new one.
     rotated = make_config(database_url, line_server.url, line={"channel_secret": SECRET + "-reissued"})
-    successor = create_app(rotated, clock=clock, engine=engine).extensions["kasane"]
+    successor = build_runtime(rotated, clock=clock, engine=engine)
     try:
         with caplog.at_level(logging.ERROR):
             assert successor.inbox.drain() == 1
@@ -178,7 +178,7 @@ def test_two_workers_at_once_handle_every_event_once_and_in_order(world, runtime
         text = f"困りごと その{n}: ゴミ出しを手伝える人を探しています"
         world.post(encode_body(world.line.payload(world.line.text(group.id, person.id, text))))
 
-    others = [create_app(config, clock=clock, engine=engine).extensions["kasane"] for _ in range(2)]
+    others = [build_runtime(config, clock=clock, engine=engine) for _ in range(2)]
     inboxes = [runtime.inbox] + [other.inbox for other in others]
     for inbox in inboxes:
         inbox.batch = 3  # small batches: the workers take turns many times

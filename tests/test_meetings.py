@@ -16,7 +16,7 @@ from conftest import JST, make_config, require_postgres
 from harness import Answer
 from sqlalchemy import func, select
 
-from bot.app import build_runtime
+from bot.runtime import build_runtime
 from jobs import reminders
 from models import (
     EventKind,

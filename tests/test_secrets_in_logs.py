@@ -20,8 +20,9 @@ from conftest import SECRET, TOKEN, make_config
 from faults import KasaneProcess, free_port, post_webhook, secrets_in, signed, write_config
 from sqlalchemy import text
 
-from bot.app import build_runtime, create_app
+from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, encode_body, sign
+from bot.runtime import build_runtime
 
 SESSION_KEY = "test-session-key-not-secret"  # conftest's [server] secret_key
 DB_PASSWORD = "db-pa55word-never-logged"
@@ -117,7 +118,7 @@ def test_a_whole_flow_and_its_error_paths_log_no_secret(world, runtime, platform
 @pytest.mark.allow_identifiers_in_logs
 def test_an_unreachable_database_with_a_password_logs_no_password(line_server, clock, everything):
     url = f"postgresql://kasane:{DB_PASSWORD}@127.0.0.1:{free_port()}/kasane"
-    app = create_app(make_config(url, line_server.url), clock=clock)
+    app = create_app(build_runtime(make_config(url, line_server.url), clock=clock))
     app.config["TESTING"] = True
     client = app.test_client()
     platform = FakeLinePlatform(TOKEN)

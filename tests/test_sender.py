@@ -10,12 +10,12 @@ import pytest
 from conftest import TOKEN, make_config, require_postgres
 from sqlalchemy import func, select
 
-from bot.app import build_runtime
 from bot.fakeline import FakeLineServer, encode_body
 from bot.pipeline import outbox
 from bot.pipeline.line_client import LineGateway, Outcome
 from bot.pipeline.sender import Sender
 from bot.replies import compose
+from bot.runtime import build_runtime
 from models import OutboxMessage
 
 

@@ -25,12 +25,13 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bot.app import SIMULATOR_TOKEN, create_app
 from bot.cli.main import UsageError, build_parser
 from bot.clock import Clock
 from bot.config import load_config
 from bot.simulator import rendering
 from bot.simulator.clock import CLOCK_ENABLED, simulated_clock
+from bot.simulator.mode import EXTENSION as FAKE_LINE
+from bot.simulator.mode import SIMULATOR_TOKEN, simulator_app
 from bot.simulator.views import EXTENSION
 from models import InboxEvent, WebhookEvent
 
@@ -59,6 +60,10 @@ class Served:
     def sim(self) -> Any:
         return self.app.extensions[EXTENSION]
 
+    @property
+    def platform(self) -> Any:
+        return self.app.extensions[FAKE_LINE]
+
 
 @contextmanager
 def serve_simulator(database_url: str, *, simulate_time: bool = False, start: datetime = START) -> Iterator[Served]:
@@ -74,7 +79,7 @@ def serve_simulator(database_url: str, *, simulate_time: bool = False, start: da
         },
     )
     assert config.simulator
-    app = create_app(config, clock=Clock(fixed=start))
+    app = simulator_app(config, Clock(fixed=start))
     app.config[CLOCK_ENABLED] = simulate_time
     runtime = app.extensions["kasane"]
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
@@ -197,7 +202,7 @@ def test_inviting_the_bot_posts_a_signed_join_over_http_and_shows_the_greeting(s
     html = sim.wait_for(sim.group, "重ね（Kasane）がグループに参加しました", "はじめまして。「重ね（Kasane）」です。")
     assert processed(served, "join") == 1
     # LINE's world knows the group and its members, so the bot's group-summary call succeeds.
-    assert served.runtime.fake_line.world.chats[sim.group].name == "久留米ささえあいネット"
+    assert served.platform.world.chats[sim.group].name == "久留米ささえあいネット"
     assert 'class="msg bot"' in html
 
 

@@ -13,20 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.cli.database import open_links, open_sessions
 from bot.cli.main import UsageError, command
 from bot.clock import Clock
 from bot.config import Config
 from bot.web.dashboard import caselog, exports
-from bot.web.dashboard.tokens import issue_link
 from models import Network
 from models.dashboard import coordinated_networks
 from models.report import month_period, monthly_report, parse_month
-
-
-def _sessions(config: Config) -> Any:
-    from bot.cli.serve import _sessions as open_sessions
-
-    return open_sessions(config)
 
 
 def _progress(label: str, total: int | None = None) -> Any:
@@ -72,14 +66,13 @@ def _retention_args(parser: argparse.ArgumentParser) -> None:
 
 @command("login-link", help="print a one-time dashboard sign-in link for a coordinator", configure=_login_link_args)
 def login_link(args: argparse.Namespace, config: Config) -> int:
-    if not config.get("server", "secret_key"):
-        # Links are signed with the server's key; a random per-process key would not match.
-        raise UsageError("login-link needs [server] secret_key (or KASANE_SECRET_KEY), the same as the server's")
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
+    # Signed with the server's own key: configured, or the one the server generated and kept.
+    links = open_links(config, sessions)
     with sessions.begin() as session:
         if not coordinated_networks(session, args.user):
             raise UsageError(f"{args.user} is not a coordinator or organizer of any network")
-        link = issue_link(session, config, args.user, Clock().now(), via="cli")
+        link = links.issue_sign_in(session, args.user, Clock().now(), via="cli")
     print(link)
     return 0
 
@@ -89,7 +82,7 @@ def export(args: argparse.Namespace, config: Config) -> int:
     year, month = _month(args.month)
     if args.format not in ("csv", "xlsx"):
         raise UsageError(f"--format must be csv or xlsx, got {args.format!r}")
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     with sessions() as session:
         network = _network(session, args.network)
         filters = caselog.ThreadFilter(month=f"{year:04d}-{month:02d}")
@@ -115,7 +108,7 @@ def export(args: argparse.Namespace, config: Config) -> int:
 @command("report", help="print a network's monthly figures (月報)", configure=_case_log_args)
 def report(args: argparse.Namespace, config: Config) -> int:
     year, month = _month(args.month)
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     with sessions() as session:
         network = _network(session, args.network)
         figures = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
@@ -134,7 +127,7 @@ def retention(args: argparse.Namespace, config: Config) -> int:
     from jobs.retention import count_expired, cutoff, erase_network
 
     now = Clock().now()
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     total = 0
     with sessions() as session:
         for network in session.scalars(select(Network).order_by(Network.id)).all():

@@ -695,14 +695,14 @@ def _now(text: str | None, config: Config) -> datetime:
 
 @command("demo", help="fill a fresh database with a fictional demo network (workshops)", configure=_configure)
 def demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.cli.serve import _sessions
+    from bot.cli.database import open_sessions
 
     if not 1 <= args.months <= MAX_MONTHS:
         raise UsageError(f"--months must be between 1 and {MAX_MONTHS}, got {args.months}")
     if not 1 <= args.per_month <= MAX_PER_MONTH:
         raise UsageError(f"--per-month must be between 1 and {MAX_PER_MONTH}, got {args.per_month}")
     now = _now(args.now, config)
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     try:
         with sessions.begin() as session:
             existing = session.scalar(select(func.count(Network.id))) or 0
@@ -747,8 +747,6 @@ def _print_result(result: DemoResult, args: argparse.Namespace, config: Config) 
         f"   ({result.organizer_name}, 世話役, {result.organizer_org})",
         f"           with `{kasane} serve` running, open the printed link (http://{host}:{port}/dashboard)",
     ]
-    if not config.get("server", "secret_key"):
-        lines.append("           login-link needs [server] secret_key (or KASANE_SECRET_KEY), the same as the server's")
     if result.report_month:
         lines.append(f"report     {kasane} report --network {result.network_id} --month {result.report_month}")
     lines.append(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
-from bot.cli.serve import _sessions
 from bot.config import Config
 from bot.replies import messages
 from models import Network, utcnow
@@ -42,7 +42,7 @@ def _rule(text: str | None) -> MeetingRule:
 
 @command("meeting", help="set or show a network's monthly meeting", configure=configure)
 def meeting(args: argparse.Namespace, config: Config) -> int:
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     with sessions.begin() as session:
         network = session.get(Network, args.network)
         if network is None:

@@ -7,8 +7,8 @@ from dataclasses import asdict, fields
 
 from sqlalchemy import func, select
 
+from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
-from bot.cli.serve import _sessions
 from bot.config import Config
 from models import Member, Network, Thread, ThreadState
 from models.settings import NetworkSettings, network_settings
@@ -46,7 +46,7 @@ def parse_values(pairs: list[str]) -> dict[str, object]:
 
 @command("network", help="list networks, show or change a network's settings", configure=configure)
 def network(args: argparse.Namespace, config: Config) -> int:
-    sessions = _sessions(config)
+    sessions = open_sessions(config)
     with sessions.begin() as session:
         if args.action == "list":
             open_threads = (

@@ -1,4 +1,9 @@
-"""Subcommands of ``kasane`` (registered on ``bot.cli.main.COMMANDS``)."""
+"""``kasane serve`` and ``kasane worker``: the composition root of the long-lived processes.
+
+Here, and only here, the mode is decided: with LINE credentials the runtime talks to LINE;
+without them (simulator mode) ``bot/simulator/mode.py`` adds the built-in fake LINE platform
+and the chat simulator to the product's app.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +11,12 @@ import argparse
 import logging
 import sys
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-
+from bot.cli.database import prepare_database_apart
 from bot.cli.main import UsageError, command, wait_for_signal
 from bot.config import Config
-from bot.store.db import is_sqlite, make_engine, make_session_factory, normalise_url
-from models import Member, Network, OutboxMessage, OutboxStatus, Role
-from models.membership import grant_role
+from bot.runtime import LineChannel, Runtime
 
 log = logging.getLogger("kasane")
-
-
-def prepare_database(config: Config) -> None:
-    """SQLite (the embedded default) is migrated on start; PostgreSQL must be migrated explicitly,
-    so that several web processes never race to run migrations."""
-    from bot.store.migrate import is_up_to_date, upgrade
-
-    url = config.database_url
-    try:
-        if is_sqlite(normalise_url(url)):
-            upgrade(url)
-            return
-        engine = make_engine(url)
-        up_to_date = is_up_to_date(engine, url)
-        engine.dispose()
-    except OperationalError as exc:
-        raise UsageError(f"cannot open the database ({exc.orig.__class__.__name__}); check [database] url") from None
-    if not up_to_date:
-        raise UsageError("the database schema is not current: run `kasane db upgrade` first")
-
-
-def prepare_database_apart(config: Config) -> None:
-    """``prepare_database`` for a long-lived process: Alembic is loaded only in a child that exits."""
-    from bot.worker_process import in_forked_child
-
-    in_forked_child(lambda: prepare_database(config), UsageError)
 
 
 def worker_in_threads(config: Config, simulated: bool) -> bool:
@@ -50,23 +25,49 @@ def worker_in_threads(config: Config, simulated: bool) -> bool:
     return simulated or config.simulator or ":memory:" in config.database_url
 
 
-@command("serve")
+def channel_of(config: Config) -> LineChannel | None:
+    """The simulator's built-in channel in simulator mode; None: the configured LINE channel."""
+    if not config.simulator:
+        return None
+    from bot.simulator.mode import simulator_channel
+
+    return simulator_channel(config)
+
+
+def said_at_start(runtime: Runtime) -> None:
+    log.info("secret key: %s", runtime.secret_key.source)
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    help_worker = "web only: a separate `kasane worker` handles events and sends (same as [worker] embedded = false)"
+    parser.add_argument("--no-worker", action="store_true", help=help_worker)
+    parser.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this server's worker")
+    help_time = "simulator: start the clock at ISO-8601 (default: now) and enable its clock control"
+    parser.add_argument("--simulate-time", nargs="?", const="now", metavar="ISO-8601", help=help_time)
+
+
+@command("serve", help="run the webhook server, with a worker process beside it", configure=_configure_serve)
 def serve(args: argparse.Namespace, config: Config) -> int:
     from waitress import create_server
 
-    from bot.app import create_app, line_base_url
-    from bot.simulator.clock import CLOCK_ENABLED, simulated_clock
+    from bot.scheduler import start_scheduler
     from bot.worker_process import ChildProcess
 
     if args.host:
         config.values["server"]["host"] = args.host
     if args.port:
         config.values["server"]["port"] = args.port
+    clock = None
     if config.simulator:
-        log.info(
-            "simulator mode: no LINE credentials, using the built-in fake LINE platform at %s", line_base_url(config)
-        )
-    clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
+        from bot.simulator.clock import simulated_clock
+        from bot.simulator.mode import fake_line_url
+
+        log.info("simulator mode: no LINE credentials; the built-in fake LINE platform is at %s", fake_line_url(config))
+        clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
+    elif args.simulate_time is not None:
+        raise UsageError("--simulate-time works only in simulator mode (without LINE credentials)")
     prepare_database_apart(config)
     embedded = config.get("worker", "embedded") and not args.no_worker
     threads = embedded and worker_in_threads(config, clock is not None)
@@ -75,9 +76,9 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         # Forked now, before this process has any thread or database connection.
         child = ChildProcess("worker", lambda parent: run_worker(args, config, parent), worker_argv(args))
         child.start()
-    app = create_app(config, clock=clock)
-    app.config[CLOCK_ENABLED] = clock is not None
+    app = _web_app(config, clock)
     runtime = app.extensions["kasane"]
+    said_at_start(runtime)
     host, port = config.get("server", "host"), config.get("server", "port")
     try:
         server = create_server(app, host=host, port=port, threads=config.get("server", "threads"))
@@ -88,7 +89,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     if threads:
         runtime.start_worker()
         if config.get("scheduler", "enabled") and not args.no_scheduler:
-            runtime.start_scheduler()
+            start_scheduler(runtime)
     if child is not None:
         child.watch()
     wait_for_signal(lambda: (runtime.shutdown(), server.close()))
@@ -103,6 +104,20 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         child.stop()
     runtime.shutdown()
     return 0
+
+
+def _web_app(config: Config, clock: object | None):  # type: ignore[no-untyped-def]
+    if config.simulator:
+        from bot.simulator.clock import CLOCK_ENABLED
+        from bot.simulator.mode import simulator_app
+
+        app = simulator_app(config, clock)  # type: ignore[arg-type]
+        app.config[CLOCK_ENABLED] = clock is not None
+        return app
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+
+    return create_app(build_runtime(config))
 
 
 def worker_argv(args: argparse.Namespace, role: str | None = None) -> list[str]:
@@ -123,8 +138,9 @@ def worker_argv(args: argparse.Namespace, role: str | None = None) -> list[str]:
 def run_worker(args: argparse.Namespace, config: Config, parent: int | None = None, role: str = "handle") -> int:
     """Until SIGTERM (or the parent's end): ``handle`` the inbox and run scheduled jobs, with a
     sender process beside it; or only ``send`` the outbox (that sender process)."""
-    from bot.app import build_runtime
     from bot.pipeline.outbox import OUTBOX_CHANNEL
+    from bot.runtime import build_runtime
+    from bot.scheduler import start_scheduler
     from bot.store.inbox_writer import INBOX_CHANNEL
     from bot.store.wakeup import database_wakeup
     from bot.worker_process import ChildProcess, die_with_parent, lower_priority
@@ -134,9 +150,11 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     if role == "handle":  # forked before this process has threads or connections
         sender = ChildProcess("sender", lambda me: run_worker(args, config, me, "send"), worker_argv(args, "send"))
         sender.start()
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, channel=channel_of(config))
     if parent is not None:
         die_with_parent(parent, runtime.stop.set)
+    else:
+        said_at_start(runtime)
     stopped = wait_for_signal(runtime.stop.set)
     if role == "send":
         runtime.start_sender(database_wakeup(runtime.engine, OUTBOX_CHANNEL))
@@ -144,7 +162,7 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     else:
         runtime.start_inbox(database_wakeup(runtime.inbox.inbox, INBOX_CHANNEL))
         if config.get("scheduler", "enabled") and not args.no_scheduler:
-            runtime.start_scheduler()
+            start_scheduler(runtime)
         if sender is not None:
             sender.watch()
         log.info("worker: handling webhook events, running scheduled jobs")
@@ -156,82 +174,20 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     return 0
 
 
-@command("worker")
+def _configure_worker(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-scheduler", action="store_true")
+    # A replacement for a sender process that died (its worker starts it).
+    parser.add_argument("--role", choices=["handle", "send"], default="handle", help=argparse.SUPPRESS)
+    # Set by `kasane serve` when it starts a replacement worker: stop when that server is gone.
+    parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+
+
+@command(
+    "worker",
+    help="handle webhook events and run scheduled jobs, with a sender process (no web server)",
+    configure=_configure_worker,
+)
 def worker(args: argparse.Namespace, config: Config) -> int:
     if args.parent is None:
         prepare_database_apart(config)
     return run_worker(args, config, parent=args.parent, role=args.role)
-
-
-@command("db")
-def db(args: argparse.Namespace, config: Config) -> int:
-    from bot.store.migrate import current_revisions, head_revisions, upgrade
-
-    try:
-        if args.action == "upgrade":
-            upgrade(config.database_url)
-            print("database is up to date")
-        else:
-            engine = make_engine(config.database_url)
-            current = ", ".join(sorted(current_revisions(engine))) or "(empty)"
-            print(f"current: {current}  head: {', '.join(sorted(head_revisions(config.database_url)))}")
-    except OperationalError as exc:
-        raise UsageError(f"cannot open the database ({exc.orig.__class__.__name__}); check [database] url") from None
-    return 0
-
-
-def _sessions(config: Config):  # type: ignore[no-untyped-def]
-    prepare_database(config)
-    return make_session_factory(make_engine(config.database_url))
-
-
-@command("role")
-def role(args: argparse.Namespace, config: Config) -> int:
-    sessions = _sessions(config)
-    with sessions.begin() as session:
-        network = session.get(Network, args.network)
-        if network is None:
-            raise UsageError(f"no network with id {args.network}")
-        if args.action == "list":
-            members = session.scalars(select(Member).where(Member.network_id == network.id).order_by(Member.id))
-            for member in members:
-                org = member.organization.name if member.organization else "-"
-                print(f"{member.line_user_id}\t{member.role}\t{org}\t{member.display_name}")
-            return 0
-        if not args.user:
-            raise UsageError(f"role {args.action} needs --user LINE_USER_ID")
-        if args.action == "grant":
-            if not args.role:
-                raise UsageError("role grant needs --role member|coordinator|organizer")
-            grant_role(session, network, args.user, Role(args.role))
-            print(f"{args.user}: {args.role} in network {network.id}")
-        else:
-            member = session.scalar(
-                select(Member).where(Member.network_id == network.id, Member.line_user_id == args.user)
-            )
-            if member is None:
-                raise UsageError(f"{args.user} is not known in network {network.id}")
-            member.role = Role.MEMBER
-            print(f"{args.user}: member in network {network.id}")
-    return 0
-
-
-@command("outbox")
-def outbox(args: argparse.Namespace, config: Config) -> int:
-    sessions = _sessions(config)
-    statuses = [OutboxStatus.FAILED, OutboxStatus.PENDING] + ([OutboxStatus.SENT] if args.all else [])
-    with sessions() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status.in_(statuses))
-            .order_by(OutboxMessage.id.desc())
-            .limit(args.limit)
-        ).all()
-    if not rows:
-        print("outbox: nothing failed or pending")
-        return 0
-    print("id\tstatus\tattempts\tchat\tcreated (UTC)\tlast error")
-    for row in rows:
-        created = row.created_at.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{row.id}\t{row.status}\t{row.attempts}\t{row.chat_id}\t{created}\t{row.last_error or ''}")
-    return 0

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.links import Links
 from bot.pipeline import outbox
 from models import Member, Network
 
@@ -21,9 +22,12 @@ class Context:
     event: Any  # the SDK's typed event
     now: datetime
     settings: Any = None  # bot.config.Config
+    links: Links | None = None  # addresses for messages (sign-in, calendar); None where no link is written
     received_at: datetime | None = None  # when the webhook door recorded the event (reply tokens age from then)
     replies: list[dict[str, Any]] = field(default_factory=list)
     reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
+    # Answers to "which network, which member" found earlier in this event (handlers/access.py).
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     # --- who and where ------------------------------------------------------
     @property

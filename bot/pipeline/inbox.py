@@ -26,6 +26,7 @@ from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.links import Links
 from bot.pipeline.context import Context
 from bot.pipeline.registry import Registry
 from bot.pipeline.webhook import LONE_SURROGATE
@@ -105,6 +106,7 @@ class InboxProcessor:
     sealer: Sealer
     now: Callable[[], datetime]
     settings: Any = None
+    links: Links | None = None
     after_commit: Callable[[], None] = lambda: None
     batch: int = 100
     # An inbox of its own (SQLite): events handled but not yet removed from it, and the highest
@@ -247,7 +249,7 @@ class InboxProcessor:
         if event is None:
             return EventOutcome.UNPARSED
         for attempt in (1, 2):
-            ctx = Context(session, raw, event, self.now(), self.settings, received_at=received_at)
+            ctx = Context(session, raw, event, self.now(), self.settings, self.links, received_at=received_at)
             try:
                 with session.begin_nested():
                     if not dispatch(self.registry, ctx):

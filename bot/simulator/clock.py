@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.config import Config
+    from bot.runtime import Runtime
 
 # app.config key: true when `kasane serve --simulate-time` enabled the clock control.
 CLOCK_ENABLED = "KASANE_SIMULATE_TIME"

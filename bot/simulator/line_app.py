@@ -12,14 +12,14 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.fakeline import new_group_id, new_user_id
+from bot.fakeline import FakeLinePlatform, new_group_id, new_user_id
 from bot.simulator import rendering
 from bot.simulator.clock import MAX_STEP
 from bot.simulator.state import BOT_NAME, MAX_GROUPS, MAX_PEOPLE, Entry, Group, Person, SimulatorState
 from bot.simulator.webhooks import WebhookFailed, WebhookSender
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 TEXT_LIMIT = 5000  # LINE counts UTF-16 code units
 NAME_LIMIT = 20  # LINE display names
@@ -58,9 +58,11 @@ def clean_name(value: Any, limit: int, what: str) -> str:
 
 
 class LineApp:
-    def __init__(self, runtime: Runtime, state: SimulatorState, webhooks: WebhookSender) -> None:
+    def __init__(
+        self, runtime: Runtime, platform: FakeLinePlatform, state: SimulatorState, webhooks: WebhookSender
+    ) -> None:
         self.runtime = runtime
-        self.platform = runtime.fake_line
+        self.platform = platform
         self.state = state
         self.webhooks = webhooks
 

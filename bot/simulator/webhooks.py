@@ -8,10 +8,10 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.fakeline import WebhookBuilder
+from bot.fakeline import FakeLinePlatform, WebhookBuilder
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,13 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
         raise WebhookFailed(f"no answer from {url} ({error})") from None
 
 
-def callback_url(runtime: Runtime) -> str:
-    """The bot's own /callback, reached the way LINE would reach it: over HTTP."""
-    from bot.app import FAKE_LINE_PREFIX, line_base_url
-
-    return line_base_url(runtime.config).removesuffix(FAKE_LINE_PREFIX) + "/callback"
-
-
 class WebhookSender:
     """Builds events on the runtime's fake LINE platform, signs them with the channel secret, posts them."""
 
-    def __init__(self, runtime: Runtime, post: Post = http_post, url: str | None = None) -> None:
-        self.builder = WebhookBuilder(runtime.fake_line, clock=runtime.clock.now)
+    def __init__(self, runtime: Runtime, platform: FakeLinePlatform, url: str, post: Post = http_post) -> None:
+        self.builder = WebhookBuilder(platform, clock=runtime.clock.now)
         self.secret = runtime.channel_secret
-        self.url = url or callback_url(runtime)
+        self.url = url
         self.post = post
 
     def send(self, *events: dict[str, Any]) -> None:

@@ -35,17 +35,6 @@ blueprint = Blueprint("calendar_feed", __name__)
 CACHE_SECONDS = 300  # calendar apps poll; a few minutes' delay after a change is fine
 
 
-def feed_url(settings: Any, token: str) -> str:
-    """``[server] public_url`` when set (behind a proxy), else the address Kasane listens on."""
-    base = settings.get("server", "public_url") if settings is not None else ""
-    if not base:
-        host = settings.get("server", "host") if settings is not None else "127.0.0.1"
-        port = settings.get("server", "port") if settings is not None else 8000
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        base = f"http://{host}:{port}"
-    return f"{base.rstrip('/')}/calendar/{token}.ics"
-
-
 def build_calendar(session: Session, network: Network, now: datetime) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Kasane//meetings//JA")

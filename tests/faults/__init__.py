@@ -156,9 +156,10 @@ def _warm_up() -> None:
     migrations), so that a forked server starts in a fraction of a second."""
     import importlib
 
-    from bot.app import create_app
+    import bot.app  # noqa: F401  (the web app's modules)
     from bot.cli.main import main as cli
     from bot.config import load_config
+    from bot.runtime import build_runtime
 
     for module in cli.COMMAND_MODULES:
         importlib.import_module(module)
@@ -167,7 +168,7 @@ def _warm_up() -> None:
     import bot.store.migrate  # noqa: F401
 
     overrides = {"database": {"url": "sqlite://"}, "line": {"channel_secret": "w", "channel_access_token": "w"}}
-    create_app(load_config(environ={}, overrides=overrides)).extensions["kasane"].engine.dispose()
+    build_runtime(load_config(environ={}, overrides=overrides)).engine.dispose()
 
 
 def _redirect_output(log_path: str) -> None:
@@ -207,9 +208,9 @@ def tick_loop(config_path: str, base_iso: str, t0: float, job_names: list[str]) 
     import logging
     from datetime import timedelta
 
-    from bot.app import build_runtime
     from bot.clock import Clock
     from bot.config import load_config
+    from bot.runtime import build_runtime
     from bot.scheduler import run_job
     from jobs import load_all
 

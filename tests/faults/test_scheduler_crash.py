@@ -15,8 +15,8 @@ import pytest
 from conftest import JST, SECRET, TOKEN
 from sqlalchemy import func, select, text
 
-from bot.app import build_runtime
 from bot.pipeline.sender import Sender
+from bot.runtime import build_runtime
 from bot.scheduler import run_job
 from faults import AcceptHook, KasaneProcess, check_outbox_delivered, fork_context, free_port, write_config
 from jobs import ScheduledJob

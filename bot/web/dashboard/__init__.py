@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from bot.web.dashboard import tokens
-
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 
 def register(app: Flask, runtime: Runtime) -> None:
@@ -23,9 +21,8 @@ def register(app: Flask, runtime: Runtime) -> None:
     from bot.web.dashboard.web import bp, csrf
 
     config = runtime.config
-    tokens.configure(config)
-    if not app.secret_key:
-        app.secret_key = tokens.secret_key(config)
+    # The same key in every process (bot/store/keys.py): sessions survive a restart.
+    app.secret_key = runtime.secret_key.value
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

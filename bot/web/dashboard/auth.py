@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from flask import redirect, render_template, request, session, url_for
 
-from bot.web.dashboard.tokens import check_link, redeem_link
 from bot.web.dashboard.web import bp, db, my_networks, now, runtime, sign_in
 from models.report import previous_month
 
@@ -24,11 +23,11 @@ def signin() -> Any:
 
 @bp.route("/login/<token>", methods=["GET", "POST"])
 def login(token: str) -> Any:
-    config = runtime().config
+    links = runtime().links
     if request.method == "GET":
-        usable = check_link(db(), config, token, now())
+        usable = links.check_sign_in(db(), token, now())
         return render_template("dashboard/login.html", usable=usable), (200 if usable else 400)
-    user = redeem_link(db(), config, token, now())
+    user = links.redeem_sign_in(db(), token, now())
     db().commit()
     if user is None:
         return render_template("dashboard/login.html", usable=False), 400

@@ -1,0 +1,51 @@
+"""``kasane role grant|revoke|list``: who coordinates or organizes a network."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import select
+
+from bot.cli.database import open_sessions
+from bot.cli.main import UsageError, command
+from bot.config import Config
+from models import Member, Network, Role
+from models.membership import grant_role
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["grant", "revoke", "list"])
+    parser.add_argument("--network", type=int, required=True, help="network id (see `kasane role list`)")
+    parser.add_argument("--user", help="LINE user id (U...)")
+    parser.add_argument("--role", choices=["member", "coordinator", "organizer"])
+
+
+@command("role", help="grant, revoke or list roles in a network", configure=_configure)
+def role(args: argparse.Namespace, config: Config) -> int:
+    sessions = open_sessions(config)
+    with sessions.begin() as session:
+        network = session.get(Network, args.network)
+        if network is None:
+            raise UsageError(f"no network with id {args.network}")
+        if args.action == "list":
+            members = session.scalars(select(Member).where(Member.network_id == network.id).order_by(Member.id))
+            for member in members:
+                org = member.organization.name if member.organization else "-"
+                print(f"{member.line_user_id}\t{member.role}\t{org}\t{member.display_name}")
+            return 0
+        if not args.user:
+            raise UsageError(f"role {args.action} needs --user LINE_USER_ID")
+        if args.action == "grant":
+            if not args.role:
+                raise UsageError("role grant needs --role member|coordinator|organizer")
+            grant_role(session, network, args.user, Role(args.role))
+            print(f"{args.user}: {args.role} in network {network.id}")
+        else:
+            member = session.scalar(
+                select(Member).where(Member.network_id == network.id, Member.line_user_id == args.user)
+            )
+            if member is None:
+                raise UsageError(f"{args.user} is not known in network {network.id}")
+            member.role = Role.MEMBER
+            print(f"{args.user}: member in network {network.id}")
+    return 0
