@@ -1,13 +1,20 @@
-"""Who may do what, answered in the chat: the network of a group, the registered member, the thread."""
+"""Who may do what, answered in the chat: one guard returns the network, the member and the thread,
+or tells the sender why not.
+
+A handler asks once, e.g. ``access.guard(ctx, who=Who.REGISTERED, number=n, need=Need.ANSWERABLE)``;
+each refusal is a short reply from the message catalog, and the handler simply returns on None.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.pipeline.context import Context
 from bot.replies import compose, messages
-from models import Member, Network, Thread
-from models.casework import thread_by_number
+from models import Member, Network, Outcome, Thread
+from models.casework import OUTCOME_LABELS, can_manage, thread_by_number
 from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_and_member
 
 # One event asks "which network, which member" from several handlers (a quote-reply passes
@@ -16,8 +23,99 @@ from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_
 # later in the event is then found by the next lookup.
 
 
+class Who(Enum):
+    ANYONE = "anyone"  # anyone in the network's group (the member may be unknown)
+    REGISTERED = "registered"  # linked to an organization (else a hint, once per person)
+    ORGANIZER = "organizer"
+
+
+class Need(Enum):
+    EXISTS = "exists"  # the thread exists in this network
+    ANSWERABLE = "answerable"  # open and not retracted
+    MANAGEABLE = "manageable"  # the sender may record its outcome
+
+
+@dataclass(frozen=True)
+class Denials:
+    """What the sender is told when the network or the role is missing (meetings word it their way)."""
+
+    no_network: str | None = None  # None: GROUP_ONLY outside a group, NETWORK_UNKNOWN in an unknown one
+    not_organizer: str = messages.ORGANIZER_ONLY
+
+
+MEETING = Denials(no_network=messages.MEETING_GROUP_ONLY, not_organizer=messages.MEETING_ORGANIZER_ONLY)
+
+
+@dataclass(frozen=True)
+class Allowed:
+    network: Network
+    member: Member | None
+    thread: Thread | None = None
+
+
+def guard(
+    ctx: Context,
+    *,
+    who: Who = Who.ANYONE,
+    number: int | str | None = None,
+    need: Need = Need.EXISTS,
+    denials: Denials = Denials(),
+) -> Allowed | None:
+    """The network of the event's group, the sender as its member and thread ``number`` (when
+    given), each checked in that order; None after telling the sender what was missing."""
+    net = _network(ctx, denials)
+    if net is None:
+        return None
+    if who is Who.REGISTERED:
+        member = registered_member(ctx, net)
+        if member is None:
+            return None
+    else:
+        member = sender(ctx, net)
+        if who is Who.ORGANIZER and (member is None or not member.is_organizer):
+            ctx.reply(compose.text(denials.not_organizer))
+            return None
+    if number is None:
+        return Allowed(net, member)
+    found = thread(ctx, net, number)
+    if found is None or not _meets(ctx, net, found, need):
+        return None
+    return Allowed(net, member, found)
+
+
+def _network(ctx: Context, denials: Denials) -> Network | None:
+    if denials.no_network is None:
+        return network(ctx)
+    found = group_network(ctx)
+    if found is None:
+        ctx.reply(compose.text(denials.no_network))
+    return found
+
+
+def _meets(ctx: Context, net: Network, found: Thread, need: Need) -> bool:
+    if need is Need.ANSWERABLE:
+        return answerable(ctx, found)
+    if need is Need.MANAGEABLE and not can_manage(sender(ctx, net), found):
+        ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(found.number)))
+        return False
+    return True
+
+
+def answerable(ctx: Context, found: Thread) -> bool:
+    """Open and not retracted; otherwise the sender is told why not."""
+    if found.retracted:
+        ctx.reply(compose.text(messages.THREAD_RETRACTED.format(number=found.number)))
+        return False
+    if not found.is_open:
+        label = OUTCOME_LABELS[Outcome(found.outcome)] if found.outcome else ""
+        ctx.reply(compose.text(messages.THREAD_CLOSED.format(number=found.number, outcome=label)))
+        return False
+    return True
+
+
+# --- the parts of the guard ------------------------------------------------------------------
 def group_network(ctx: Context) -> Network | None:
-    """The network of the event's group, without answering (``ctx.network()``, once per event).
+    """The network of the event's group, without answering (once per event).
 
     Nearly every handler then asks for the sender too: both come in one query.
     """
@@ -88,14 +186,6 @@ def thread(ctx: Context, net: Network, number: int | str) -> Thread | None:
     if found is None:
         ctx.reply(compose.text(messages.THREAD_UNKNOWN.format(number=number)))
     return found
-
-
-def organizer(ctx: Context, net: Network) -> Member | None:
-    member = sender(ctx, net)
-    if member is None or not member.is_organizer:
-        ctx.reply(compose.text(messages.ORGANIZER_ONLY))
-        return None
-    return member
 
 
 def timezone(net: Network) -> ZoneInfo:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.pipeline.context import Context
 from bot.pipeline.registry import on_event
 from bot.replies import cards
 from handlers import access
 from handlers.threads import POST_PREFIX
-from models import Response, Thread
-from models.casework import edit_summary, record_event, retract
+from models.casework import edit_summary, record_event, responses_of_message, retract, threads_of_message
 from models.privacy import Masked, mask
 from models.thread import EventKind
 
@@ -26,18 +23,14 @@ def unsent(ctx: Context) -> None:
     network_id = _network_id(ctx)
     if not message_id or network_id is None:
         return
-    for thread in ctx.session.scalars(
-        select(Thread).where(Thread.network_id == network_id, Thread.message_id == message_id)
-    ):
+    for thread in threads_of_message(ctx.session, network_id, message_id):
         if thread.masked_kinds:
             # The bot itself asked for this unsend after masking: the poster removed the
             # identifiers from the group, not the trouble. The masked summary stays.
             record_event(ctx.session, thread, EventKind.RETRACTED, ctx.now, original_only=True)
         else:
             retract(ctx.session, thread, ctx.now)
-    for response in ctx.session.scalars(
-        select(Response).join(Thread).where(Thread.network_id == network_id, Response.message_id == message_id)
-    ):
+    for response in responses_of_message(ctx.session, network_id, message_id):
         response.text = None
         record_event(ctx.session, response.thread, EventKind.RETRACTED, ctx.now, response_id=response.id)
 
@@ -49,13 +42,11 @@ def edited(ctx: Context) -> None:
     network_id = _network_id(ctx)
     if not message_id or network_id is None or not isinstance(text, str):
         return
-    thread = ctx.session.scalar(select(Thread).where(Thread.network_id == network_id, Thread.message_id == message_id))
+    thread = next(iter(threads_of_message(ctx.session, network_id, message_id)), None)  # one post, one thread
     if thread is not None and not thread.retracted:
         masked = edit_summary(ctx.session, thread, ctx.text_after(POST_PREFIX, text), ctx.now)
         _warn_if_masked(ctx, masked)
-    for response in ctx.session.scalars(
-        select(Response).join(Thread).where(Thread.network_id == network_id, Response.message_id == message_id)
-    ):
+    for response in responses_of_message(ctx.session, network_id, message_id):
         masked = mask(text)
         response.text = masked.text
         record_event(ctx.session, response.thread, EventKind.EDITED, ctx.now, response_id=response.id)

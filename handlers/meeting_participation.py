@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import select
-
 from bot.pipeline.context import Context
 from bot.pipeline.registry import on_command, on_postback
 from bot.replies import compose, messages
 from handlers import access
-from handlers.meetings import in_network, organizer, today
-from models import Member, Network, Role, Thread
+from handlers.access import Who
+from handlers.meetings import today
+from models import Network, Thread
 from models.casework import thread_by_number
 from models.meeting import ANSWERS, answer, feed_of, find_occurrence, next_meeting, previous_meeting, schedule_of
 from models.meeting_agenda import change_agenda, record_discussed
 from models.meeting_rule import RuleError, iso_date, parse_past_date
+from models.membership import organized_networks
 
 NUMBERS = re.compile(r"#?(\d{1,7})")
 
@@ -49,10 +49,10 @@ def drop_items(ctx: Context, args: str) -> None:
 
 
 def change_items(ctx: Context, args: str, action: str) -> None:
-    allowed = organizer(ctx)
+    allowed = access.guard(ctx, who=Who.ORGANIZER, denials=access.MEETING)
     if allowed is None:
         return
-    network, member = allowed
+    network, member = allowed.network, allowed.member
     threads = _threads(ctx, network, args)
     if threads is None:
         ctx.reply(compose.text(messages.MEETING_AGENDA_FORMS))
@@ -72,10 +72,10 @@ def change_items(ctx: Context, args: str, action: str) -> None:
 
 @on_command("会議記録")
 def record_meeting(ctx: Context, args: str) -> None:
-    found = in_network(ctx)
+    found = access.guard(ctx, denials=access.MEETING)
     if found is None:
         return
-    network, member = found
+    network, member = found.network, found.member
     if member is None or not member.can_coordinate:
         ctx.reply(compose.text(messages.MEETING_RECORD_NOT_ALLOWED))
         return
@@ -145,12 +145,7 @@ def calendar(ctx: Context, args: str = "") -> None:
         # The URL is the only key to the feed: never show it where the whole group reads.
         ctx.reply(compose.text(messages.MEETING_CALENDAR_IN_PRIVATE))
         return
-    networks = ctx.session.scalars(
-        select(Network)
-        .join(Member, Member.network_id == Network.id)
-        .where(Member.line_user_id == ctx.user_id, Member.role == Role.ORGANIZER)
-        .order_by(Network.id)
-    ).all()
+    networks = organized_networks(ctx.session, ctx.user_id)
     if not networks:
         ctx.reply(compose.text(messages.MEETING_CALENDAR_NOT_ORGANIZER))
         return

@@ -12,6 +12,7 @@ from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_command, on_postback
 from bot.replies import compose, messages
 from handlers import access
+from handlers.access import Who
 from models import Member, Network
 from models.meeting import (
     Occurrence,
@@ -55,26 +56,6 @@ for order, (usage, what) in enumerate(
     describe(usage, what, order=order)
 
 
-# --- who may do what -------------------------------------------------------------------
-def in_network(ctx: Context) -> tuple[Network, Member | None] | None:
-    network = access.group_network(ctx)
-    if network is None:
-        ctx.reply(compose.text(messages.MEETING_GROUP_ONLY))
-        return None
-    return network, access.sender(ctx, network)
-
-
-def organizer(ctx: Context) -> tuple[Network, Member] | None:
-    found = in_network(ctx)
-    if found is None:
-        return None
-    network, member = found
-    if member is None or not member.is_organizer:
-        ctx.reply(compose.text(messages.MEETING_ORGANIZER_ONLY))
-        return None
-    return network, member
-
-
 def today(ctx: Context, network: Network) -> date:
     return ctx.now.astimezone(zone(network)).date()
 
@@ -91,10 +72,10 @@ def _error(ctx: Context, error: RuleError, forms: str) -> None:
 # --- the rule ----------------------------------------------------------------------------------
 @on_command("会議設定")
 def set_meeting(ctx: Context, args: str) -> None:
-    allowed = organizer(ctx)
+    allowed = access.guard(ctx, who=Who.ORGANIZER, denials=access.MEETING)
     if allowed is None:
         return
-    network, member = allowed
+    network, member = allowed.network, allowed.member
     rule, rest = parse_rule_prefix(args)
     if isinstance(rule, RuleError):
         _error(ctx, rule, messages.MEETING_RULE_FORMS)
@@ -125,10 +106,10 @@ def set_meeting(ctx: Context, args: str) -> None:
 
 @on_command("会議リンク")
 def set_link(ctx: Context, args: str) -> None:
-    allowed = organizer(ctx)
+    allowed = access.guard(ctx, who=Who.ORGANIZER, denials=access.MEETING)
     if allowed is None:
         return
-    network, _ = allowed
+    network = allowed.network
     schedule = schedule_of(ctx.session, network)
     if schedule is None:
         ctx.reply(compose.text(messages.MEETING_NOT_SET))
@@ -144,10 +125,10 @@ def set_link(ctx: Context, args: str) -> None:
 
 @on_command("会議", "次の会議", "次回の会議", args=r"(?P<args>)")
 def show_next(ctx: Context, args: str = "") -> None:
-    found = in_network(ctx)
+    found = access.guard(ctx, denials=access.MEETING)
     if found is None:
         return
-    network, _ = found
+    network = found.network
     upcoming = next_meeting(ctx.session, network, ctx.now)
     schedule = schedule_of(ctx.session, network)
     if upcoming is None or schedule is None:
@@ -196,10 +177,10 @@ def _rule_start(ctx: Context, network: Network, original: date) -> datetime:
 
 @on_command("会議変更")
 def move_meeting(ctx: Context, args: str) -> None:
-    allowed = organizer(ctx)
+    allowed = access.guard(ctx, who=Who.ORGANIZER, denials=access.MEETING)
     if allowed is None:
         return
-    network, member = allowed
+    network, member = allowed.network, allowed.member
     parts = ARROW.split(args, maxsplit=1)
     if len(parts) != 2:
         ctx.reply(compose.text(messages.MEETING_CHANGE_FORMS))
@@ -241,10 +222,10 @@ def move_to(ctx: Context, network: Network, member: Member, original: date, star
 
 @on_command("会議中止")
 def cancel_meeting(ctx: Context, args: str) -> None:
-    allowed = organizer(ctx)
+    allowed = access.guard(ctx, who=Who.ORGANIZER, denials=access.MEETING)
     if allowed is None:
         return
-    network, member = allowed
+    network, member = allowed.network, allowed.member
     found = _occurrence(ctx, network, args)
     if found is None:
         return

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.pipeline.context import Context
 from bot.pipeline.outbox import enqueue_lookup
 from bot.pipeline.registry import describe, on_command, on_event
 from bot.replies import compose, messages
-from models import Member, OrgKind
+from models import OrgKind
 from models.membership import (
     ORG_NAME_LIMIT,
     deactivate_network,
+    find_member,
     network_for_group,
     register_member,
     set_friend,
@@ -53,9 +52,7 @@ def members_joined(ctx: Context) -> None:
         user_id = person.get("userId") if isinstance(person, dict) else None
         if not user_id:
             continue
-        returning = ctx.session.scalar(
-            select(Member).where(Member.network_id == net.id, Member.line_user_id == user_id)
-        )
+        returning = find_member(ctx.session, net.id, user_id)
         if returning is not None:
             returning.left_at = None
         ctx.reply(compose.mention_text(messages.MEMBER_WELCOME, {"user": user_id}))
@@ -67,11 +64,7 @@ def members_left(ctx: Context) -> None:
     left = (ctx.raw.get("left") or {}).get("members") or []
     for person in left if net else []:
         user_id = person.get("userId") if isinstance(person, dict) else None
-        member = (
-            ctx.session.scalar(select(Member).where(Member.network_id == net.id, Member.line_user_id == user_id))
-            if user_id
-            else None
-        )
+        member = find_member(ctx.session, net.id, user_id) if user_id else None
         if member is not None:
             member.left_at = ctx.now
 

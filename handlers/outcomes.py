@@ -8,9 +8,10 @@ from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_postback, on_text
 from bot.replies import cards, compose, messages
 from handlers import access
+from handlers.access import Need
 from handlers.responses import typed_response
-from models import Network, Outcome, ResponseKind, Thread
-from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, can_manage, reopen, set_outcome
+from models import Outcome, ResponseKind
+from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, reopen, set_outcome
 
 describe("#12 解決／緩和／伴走／取り下げ", "12番の結果を記録します（投稿した団体・コーディネーター）", order=50)
 describe("#12 つなぎ 機関名", "専門機関につないだことを記録します", order=51)
@@ -28,20 +29,11 @@ RESPONSE_VERBS = {
 DETAIL_LIMIT = 100
 
 
-def _managed(ctx: Context, net: Network, n: str) -> Thread | None:
-    thread = access.thread(ctx, net, n)
-    if thread is None:
-        return None
-    if not can_manage(access.sender(ctx, net), thread):
-        ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(thread.number)))
-        return None
-    return thread
-
-
-def record(ctx: Context, net: Network, n: str, outcome: Outcome, detail: str = "") -> None:
-    thread = _managed(ctx, net, n)
-    if thread is None:
+def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
+    allowed = access.guard(ctx, number=n, need=Need.MANAGEABLE)
+    if allowed is None:
         return
+    thread = allowed.thread
     if not thread.is_open:
         label = OUTCOME_LABELS[Outcome(thread.outcome)] if thread.outcome else ""
         ctx.reply(compose.text(messages.OUTCOME_ALREADY.format(number=thread.number, outcome=label)))
@@ -61,7 +53,7 @@ def record(ctx: Context, net: Network, n: str, outcome: Outcome, detail: str = "
     set_outcome(
         ctx.session,
         thread,
-        access.sender(ctx, net),
+        allowed.member,
         outcome,
         ctx.now,
         referred_to=detail or None,
@@ -74,47 +66,46 @@ def record(ctx: Context, net: Network, n: str, outcome: Outcome, detail: str = "
     )
 
 
-def reopen_thread(ctx: Context, net: Network, n: str) -> None:
-    thread = _managed(ctx, net, n)
-    if thread is None:
+def reopen_thread(ctx: Context, n: str) -> None:
+    allowed = access.guard(ctx, number=n, need=Need.MANAGEABLE)
+    if allowed is None:
         return
+    thread = allowed.thread
     if thread.is_open:
         ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
         return
-    reopen(ctx.session, thread, access.sender(ctx, net), ctx.now)
+    reopen(ctx.session, thread, allowed.member, ctx.now)
     ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread))
 
 
-def _verb_action(verb: str) -> Callable[[Context, Network, str, str], None] | None:
+def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
     if verb in RESPONSE_VERBS:
         kind = RESPONSE_VERBS[verb]
-        return lambda ctx, net, n, rest: typed_response(ctx, net, n, kind, rest)
+        return lambda ctx, n, rest: typed_response(ctx, n, kind, rest)
     if verb in OUTCOME_BY_LABEL:
         outcome = OUTCOME_BY_LABEL[verb]
-        return lambda ctx, net, n, rest: record(ctx, net, n, outcome, rest)
+        return lambda ctx, n, rest: record(ctx, n, outcome, rest)
     if verb == "再開":
-        return lambda ctx, net, n, rest: reopen_thread(ctx, net, n)
+        return lambda ctx, n, rest: reopen_thread(ctx, n)
     return None
 
 
 @on_text(r"#(?P<n>\d{1,9})\s*(?P<verb>[^\s\d]\S*?)(?:\s+(?P<rest>.*)|$)", priority=25)
 def thread_command(ctx: Context, n: str, verb: str, rest: str = "") -> None:
-    net = access.network(ctx)
-    if net is None:
+    if access.network(ctx) is None:
         return
     action = _verb_action(verb)
     if action is None:
         ctx.reply(compose.text(messages.COMMAND_UNKNOWN.format(number=n, verb=verb)))
         return
-    action(ctx, net, n, ctx.text_after(VERB_PREFIX, rest))
+    action(ctx, n, ctx.text_after(VERB_PREFIX, rest))
 
 
 @on_postback("t.outcome")
 def press_outcome(ctx: Context, n: str = "", o: str = "") -> None:
-    net = access.network(ctx)
-    if net is None or o not in Outcome.__members__.values():
+    if access.network(ctx) is None or o not in Outcome.__members__.values():
         return
-    record(ctx, net, n, Outcome(o))
+    record(ctx, n, Outcome(o))
 
 
 def _choice(options: tuple[str, ...], index: str) -> str | None:
@@ -123,15 +114,13 @@ def _choice(options: tuple[str, ...], index: str) -> str | None:
 
 @on_postback("t.refer")
 def press_referral(ctx: Context, n: str = "", i: str = "") -> None:
-    net = access.network(ctx)
     choice = _choice(messages.REFERRAL_DESTINATIONS, i)
-    if net is not None and choice:
-        record(ctx, net, n, Outcome.REFERRED, choice)
+    if access.network(ctx) is not None and choice:
+        record(ctx, n, Outcome.REFERRED, choice)
 
 
 @on_postback("t.end")
 def press_end_reason(ctx: Context, n: str = "", i: str = "") -> None:
-    net = access.network(ctx)
     choice = _choice(messages.END_REASONS, i)
-    if net is not None and choice:
-        record(ctx, net, n, Outcome.ENDED, choice)
+    if access.network(ctx) is not None and choice:
+        record(ctx, n, Outcome.ENDED, choice)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
-
 from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_any_text, on_postback
 from bot.replies import cards, compose, messages
 from handlers import access
-from models import Member, Network, OutboxMessage, Outcome, PendingAnswer, ResponseKind, SentMessage, Thread
-from models.base import upsert
-from models.casework import OUTCOME_LABELS, RESPONSE_LIMIT, add_response, request_meeting, watching
+from handlers.access import Need, Who
+from models import Member, Network, ResponseKind, Thread
+from models.answers import await_answer, quoted_thread, take_pending_answer
+from models.casework import RESPONSE_LIMIT, add_response, request_meeting, watching
 from models.membership import contact
 from models.settings import network_settings
 
@@ -21,35 +20,10 @@ describe("#12 手伝えます 内容", "12番にお手伝いを申し出ます",
 
 ASK = {ResponseKind.CONNECTION: messages.ASK_CONNECTION, ResponseKind.OFFER: messages.ASK_OFFER}
 
-# Every text message that no command matched runs these: built once (see models/membership.py).
-_PENDING = select(PendingAnswer).where(
-    PendingAnswer.network_id == bindparam("network_id"), PendingAnswer.line_user_id == bindparam("line_user_id")
-)
-_QUOTED_TOPIC = (
-    select(OutboxMessage.topic)
-    .join(SentMessage, SentMessage.outbox_id == OutboxMessage.id)
-    .where(SentMessage.line_message_id == bindparam("quoted"))
-)
-_QUOTED_POST = select(Thread).where(
-    Thread.network_id == bindparam("network_id"), Thread.message_id == bindparam("quoted")
-)
 
-
-def _open_thread(ctx: Context, net: Network, n: str) -> Thread | None:
-    thread = access.thread(ctx, net, n)
-    return thread if thread is not None and _answerable(ctx, thread) else None
-
-
-def _answerable(ctx: Context, thread: Thread) -> bool:
-    """Open and not retracted; otherwise the sender is told why not."""
-    if thread.retracted:
-        ctx.reply(compose.text(messages.THREAD_RETRACTED.format(number=thread.number)))
-        return False
-    if not thread.is_open:
-        label = OUTCOME_LABELS[Outcome(thread.outcome)] if thread.outcome else ""
-        ctx.reply(compose.text(messages.THREAD_CLOSED.format(number=thread.number, outcome=label)))
-        return False
-    return True
+def _open_thread(ctx: Context, n: str) -> access.Allowed | None:
+    """A registered sender and an open thread ``n`` of the group's network."""
+    return access.guard(ctx, who=Who.REGISTERED, number=n, need=Need.ANSWERABLE)
 
 
 def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: ResponseKind, text: str) -> None:
@@ -91,23 +65,12 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
 
 
 def _start(ctx: Context, n: str, kind: ResponseKind) -> None:
-    net = access.network(ctx)
-    member = access.registered_member(ctx, net) if net else None
-    thread = _open_thread(ctx, net, n) if net and member else None
-    if net is None or member is None or thread is None:
+    allowed = _open_thread(ctx, n)
+    if allowed is None:
         return
+    net, member, thread = allowed.network, allowed.member, allowed.thread
     minutes = network_settings(net).answer_minutes
-    # One pending answer per person and group: pressing another button replaces it.
-    upsert(
-        ctx.session,
-        PendingAnswer,
-        ("network_id", "line_user_id"),
-        network_id=net.id,
-        line_user_id=member.line_user_id,
-        thread_id=thread.id,
-        kind=kind,
-        expires_at=ctx.now + timedelta(minutes=minutes),
-    )
+    await_answer(ctx.session, net.id, member.line_user_id, thread, kind, ctx.now + timedelta(minutes=minutes))
     ctx.reply(compose.mention_text(ASK[kind], {"user": member.line_user_id}, number=str(thread.number)))
 
 
@@ -123,11 +86,10 @@ def press_offer(ctx: Context, n: str = "") -> None:
 
 @on_postback("t.watch")
 def press_watch(ctx: Context, n: str = "") -> None:
-    net = access.network(ctx)
-    member = access.registered_member(ctx, net) if net else None
-    thread = _open_thread(ctx, net, n) if net and member else None
-    if net is None or member is None or thread is None:
+    allowed = _open_thread(ctx, n)
+    if allowed is None:
         return
+    member, thread = allowed.member, allowed.thread
     if watching(ctx.session, thread, member):
         ctx.reply(
             compose.mention_text(messages.WATCH_ALREADY, {"user": member.line_user_id}, number=str(thread.number))
@@ -139,22 +101,21 @@ def press_watch(ctx: Context, n: str = "") -> None:
 
 @on_postback("t.meeting")
 def press_meeting(ctx: Context, n: str = "") -> None:
-    net = access.network(ctx)
-    member = access.registered_member(ctx, net) if net else None
-    thread = _open_thread(ctx, net, n) if net and member else None
-    if net is None or member is None or thread is None:
+    allowed = _open_thread(ctx, n)
+    if allowed is None:
         return
+    member, thread = allowed.member, allowed.thread
     added = request_meeting(ctx.session, thread, member, ctx.now)
     template = messages.MEETING_REQUESTED if added else messages.MEETING_ALREADY
     ctx.reply(compose.text(template.format(number=thread.number)))
 
 
-def typed_response(ctx: Context, net: Network, n: str, kind: ResponseKind, text: str) -> None:
+def typed_response(ctx: Context, n: str, kind: ResponseKind, text: str) -> None:
     """``#12 伝手 内容`` / ``#12 手伝えます 内容`` (called by the #N command router)."""
-    member = access.registered_member(ctx, net)
-    thread = _open_thread(ctx, net, n) if member else None
-    if member is None or thread is None:
+    allowed = _open_thread(ctx, n)
+    if allowed is None:
         return
+    net, member, thread = allowed.network, allowed.member, allowed.thread
     if not text:
         ctx.reply(compose.text(messages.RESPONSE_USAGE.format(number=thread.number)))
         return
@@ -167,10 +128,9 @@ def pending_answer(ctx: Context, text: str) -> bool:
     net = access.group_network(ctx) if ctx.in_group and ctx.user_id else None
     if net is None:
         return False
-    pending = ctx.session.scalar(_PENDING, {"network_id": net.id, "line_user_id": ctx.user_id})
+    pending = take_pending_answer(ctx.session, net.id, ctx.user_id)
     if pending is None:
         return False
-    ctx.session.delete(pending)
     if pending.expires_at < ctx.now:
         return False
     member = access.sender(ctx, net)
@@ -188,20 +148,12 @@ def quote_comment(ctx: Context, text: str) -> bool:
     net = access.group_network(ctx) if quoted and ctx.in_group else None
     if net is None:
         return False
-    thread = _quoted_thread(ctx, net, str(quoted))
+    thread = quoted_thread(ctx.session, net.id, str(quoted))
     if thread is None:
         return False
     member = access.registered_member(ctx, net)
     if member is None:
         return True
-    if _answerable(ctx, thread):
+    if access.answerable(ctx, thread):
         respond(ctx, net, member, thread, ResponseKind.COMMENT, ctx.text.strip())
     return True
-
-
-def _quoted_thread(ctx: Context, net: Network, quoted: str) -> Thread | None:
-    topic = ctx.session.scalar(_QUOTED_TOPIC, {"quoted": quoted})
-    if topic and topic.startswith("thread:"):
-        thread = ctx.session.get(Thread, int(topic.split(":", 1)[1]))
-        return thread if thread is not None and thread.network_id == net.id else None
-    return ctx.session.scalar(_QUOTED_POST, {"network_id": net.id, "quoted": quoted})

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
-
 from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_any_text, on_command, on_postback, on_text
 from bot.replies import cards, compose, messages
 from handlers import access
-from models import CATEGORIES, Area, Network, Thread, ThreadState
-from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
+from handlers.access import Who
+from models import CATEGORIES
+from models.areas import add_areas, area_names
+from models.casework import SUMMARY_LIMIT, correct, open_threads, post_thread, timeline_tail
 from models.classify import guess_area, guess_category
 
 LIST_LIMIT = 30
-
-# Built once, with bound parameters (see models/membership.py).
-_AREA_NAMES = select(Area.name).where(Area.network_id == bindparam("network_id")).order_by(Area.id)
-_OPEN = (Thread.network_id == bindparam("network_id"), Thread.state == ThreadState.OPEN)
-_OPEN_OLDEST_FIRST = select(Thread).where(*_OPEN).order_by(Thread.posted_at).limit(LIST_LIMIT)
-_OPEN_COUNT = select(func.count(Thread.id)).where(*_OPEN)
 
 describe("困りごと 内容", "困りごとを投稿します（名前・電話番号は書かないでください）", order=20)
 describe("一覧", "受付中の困りごとを表示します", order=30)
@@ -26,22 +20,18 @@ describe("#12", "12番の困りごとと経過を表示します", order=31)
 describe("地区登録 地区名 …", "地区を登録します（世話役）", order=80)
 
 
-def area_names(ctx: Context, net: Network) -> list[str]:
-    return list(ctx.session.scalars(_AREA_NAMES, {"network_id": net.id}))
-
-
 def post(ctx: Context, text: str) -> None:
-    net = access.network(ctx)
-    member = access.registered_member(ctx, net) if net else None
-    if net is None or member is None:
+    allowed = access.guard(ctx, who=Who.REGISTERED)
+    if allowed is None:
         return  # an unregistered sender's text is not stored
+    net, member = allowed.network, allowed.member
     if not text:
         ctx.reply(compose.text(messages.POST_USAGE))
         return
     if len(text) > SUMMARY_LIMIT:
         ctx.reply(compose.text(messages.POST_TOO_LONG.format(limit=SUMMARY_LIMIT)))
         return
-    areas = area_names(ctx, net)
+    areas = area_names(ctx.session, net.id)
     message_id = (ctx.raw.get("message") or {}).get("id")
     thread, masked = post_thread(
         ctx.session,
@@ -82,44 +72,35 @@ def post_by_mention(ctx: Context, text: str) -> bool:
     return True
 
 
-def _managed_thread(ctx: Context, n: str) -> tuple[Network, Thread] | None:
-    net = access.network(ctx)
-    if net is None:
-        return None
-    thread = access.thread(ctx, net, n)
-    return (net, thread) if thread else None
-
-
 @on_postback("t.category")
 def set_category(ctx: Context, n: str = "", c: str = "") -> None:
-    found = _managed_thread(ctx, n)
+    found = access.guard(ctx, number=n)
     if found is None or c not in CATEGORIES:
         return
-    net, thread = found
-    correct(ctx.session, thread, access.sender(ctx, net), ctx.now, category=c)
+    thread = found.thread
+    correct(ctx.session, thread, found.member, ctx.now, category=c)
     ctx.reply(compose.text(messages.CATEGORY_SET.format(number=thread.number, category=c)))
 
 
 @on_postback("t.areas")
 def choose_area(ctx: Context, n: str = "") -> None:
-    found = _managed_thread(ctx, n)
+    found = access.guard(ctx, number=n)
     if found is None:
         return
-    net, thread = found
-    areas = area_names(ctx, net)
-    ctx.reply(cards.area_chooser(thread, areas) if areas else compose.text(messages.AREA_NONE))
+    areas = area_names(ctx.session, found.network.id)
+    ctx.reply(cards.area_chooser(found.thread, areas) if areas else compose.text(messages.AREA_NONE))
 
 
 @on_postback("t.area")
 def set_area(ctx: Context, n: str = "", r: str = "") -> None:
-    found = _managed_thread(ctx, n)
+    found = access.guard(ctx, number=n)
     if found is None:
         return
-    net, thread = found
-    if r not in area_names(ctx, net):
+    thread = found.thread
+    if r not in area_names(ctx.session, found.network.id):
         ctx.reply(compose.text(messages.AREA_NONE))
         return
-    correct(ctx.session, thread, access.sender(ctx, net), ctx.now, area=r)
+    correct(ctx.session, thread, found.member, ctx.now, area=r)
     ctx.reply(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
 
 
@@ -128,19 +109,16 @@ def list_open(ctx: Context, args: str = "") -> None:
     net = access.network(ctx)
     if net is None:
         return
-    threads = list(ctx.session.scalars(_OPEN_OLDEST_FIRST, {"network_id": net.id}))
-    total = len(threads)
-    if total == LIST_LIMIT:  # only a full page can hide more: most networks have fewer open threads
-        total = ctx.session.scalar(_OPEN_COUNT, {"network_id": net.id}) or total
+    threads, total = open_threads(ctx.session, net.id, LIST_LIMIT)
     ctx.reply(cards.thread_list(threads, ctx.now, more=total - len(threads)))
 
 
 @on_text(r"#(?P<n>\d{1,9})", priority=30)
 def show(ctx: Context, n: str) -> None:
-    found = _managed_thread(ctx, n)
+    found = access.guard(ctx, number=n)
     if found is None:
         return
-    net, thread = found
+    net, thread = found.network, found.thread
     ctx.reply_topic = f"thread:{thread.id}"
     timeline = timeline_tail(ctx.session, thread, cards.TIMELINE_LINES)
     ctx.reply(cards.thread_card(thread), cards.timeline_text(timeline, access.timezone(net)))
@@ -148,20 +126,14 @@ def show(ctx: Context, n: str) -> None:
 
 @on_command("地区登録", "#地区登録")
 def register_areas(ctx: Context, args: str) -> None:
-    net = access.network(ctx)
-    if net is None or access.organizer(ctx, net) is None:
+    allowed = access.guard(ctx, who=Who.ORGANIZER)
+    if allowed is None:
         return
-    names = [name[:50] for name in args.replace("、", " ").replace(",", " ").split()]
+    net = allowed.network
+    names = args.replace("、", " ").replace(",", " ").split()
     if not names:
         ctx.reply(compose.text(messages.AREAS_USAGE))
         return
-    existing = set(area_names(ctx, net))
-    added = [name for name in dict.fromkeys(names) if name not in existing]
-    for name in added:
-        ctx.session.add(Area(network_id=net.id, name=name))
-    ctx.session.flush()
-    ctx.reply(
-        compose.text(
-            messages.AREAS_REGISTERED.format(areas="、".join(added) or "なし", all="、".join(area_names(ctx, net)))
-        )
-    )
+    added = add_areas(ctx.session, net.id, names)
+    every = "、".join(area_names(ctx.session, net.id))
+    ctx.reply(compose.text(messages.AREAS_REGISTERED.format(areas="、".join(added) or "なし", all=every)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,6 +49,17 @@ _NEXT_NUMBER = (
     .where(Network.id == bindparam("network_id"))
     .values(thread_counter=Network.thread_counter + 1)
     .returning(Network.thread_counter)
+)
+_OPEN = (Thread.network_id == bindparam("network_id"), Thread.state == ThreadState.OPEN)
+_OPEN_OLDEST_FIRST = select(Thread).where(*_OPEN).order_by(Thread.posted_at).limit(bindparam("limit"))
+_OPEN_COUNT = select(func.count(Thread.id)).where(*_OPEN)
+_THREADS_OF_MESSAGE = select(Thread).where(
+    Thread.network_id == bindparam("network_id"), Thread.message_id == bindparam("message_id")
+)
+_RESPONSES_OF_MESSAGE = (
+    select(Response)
+    .join(Thread)
+    .where(Thread.network_id == bindparam("network_id"), Response.message_id == bindparam("message_id"))
 )
 _WATCHING = select(Response.id).where(
     Response.thread_id == bindparam("thread_id"),
@@ -117,6 +128,24 @@ def post_thread(
     session.flush()
     record_event(session, thread, EventKind.POSTED, now, actor=poster, category=category, area=area)
     return thread, masked
+
+
+def open_threads(session: Session, network_id: int, limit: int) -> tuple[list[Thread], int]:
+    """Open threads oldest first, at most ``limit``, and how many are open in all."""
+    threads = list(session.scalars(_OPEN_OLDEST_FIRST, {"network_id": network_id, "limit": limit}))
+    total = len(threads)
+    if total == limit:  # only a full page can hide more: most networks have fewer open threads
+        total = session.scalar(_OPEN_COUNT, {"network_id": network_id}) or total
+    return threads, total
+
+
+def threads_of_message(session: Session, network_id: int, message_id: str) -> list[Thread]:
+    """The threads a LINE message posted (unsend and edit follow the message)."""
+    return list(session.scalars(_THREADS_OF_MESSAGE, {"network_id": network_id, "message_id": message_id}))
+
+
+def responses_of_message(session: Session, network_id: int, message_id: str) -> list[Response]:
+    return list(session.scalars(_RESPONSES_OF_MESSAGE, {"network_id": network_id, "message_id": message_id}))
 
 
 def thread_by_number(session: Session, network: Network, number: int) -> Thread | None:

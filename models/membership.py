@@ -124,6 +124,18 @@ def contact(session: Session, member_id: int) -> tuple[str, bool] | None:
     return (row[0], bool(row[1])) if row else None
 
 
+def organized_networks(session: Session, line_user_id: str) -> list[Network]:
+    """The networks this person organizes (世話役), oldest first."""
+    return list(
+        session.scalars(
+            select(Network)
+            .join(Member, Member.network_id == Network.id)
+            .where(Member.line_user_id == line_user_id, Member.role == Role.ORGANIZER)
+            .order_by(Network.id)
+        )
+    )
+
+
 def grant_role(session: Session, network: Network, line_user_id: str, role: Role) -> Member:
     member = member_of(session, network, line_user_id)
     member.role = role
