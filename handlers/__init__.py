@@ -1,3 +1,14 @@
 """Chat and event handlers. Importing this package registers every handler on ``bot.pipeline.registry``."""
 
-from handlers import edits, help, login, meeting_participation, meetings, membership, outcomes, responses, threads  # noqa: F401
+from handlers import (  # noqa: F401
+    edits,
+    help,
+    login,
+    meeting_participation,
+    meetings,
+    membership,
+    outcomes,
+    responses,
+    suggestions,
+    threads,
+)

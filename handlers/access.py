@@ -8,6 +8,7 @@ each refusal is a short reply from the message catalog, and the handler simply r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -23,9 +24,12 @@ from models.membership import NETWORK_OF_GROUP, find_member, member_of, network_
 # later in the event is then found by the next lookup.
 
 
+HINT_EVERY = timedelta(minutes=messages.HINT_EVERY_MINUTES)
+
+
 class Who(Enum):
     ANYONE = "anyone"  # anyone in the network's group (the member may be unknown)
-    REGISTERED = "registered"  # linked to an organization (else a hint, once per person)
+    REGISTERED = "registered"  # linked to an organization (else a hint, at most every 10 minutes per person)
     ORGANIZER = "organizer"
 
 
@@ -162,7 +166,12 @@ def network(ctx: Context) -> Network | None:
 
 
 def registered_member(ctx: Context, net: Network) -> Member | None:
-    """The sender if their organization is registered; otherwise a hint, given once per person."""
+    """The sender if their organization is registered; otherwise a hint.
+
+    Every command and button press of an unregistered member gets the hint (replies are free,
+    and silence makes people believe their trouble was posted), but at most once in
+    ``HINT_EVERY`` per person, so a chatty newcomer is not nagged.
+    """
     if not ctx.user_id:
         ctx.reply(compose.text(messages.REGISTER_NO_USER))
         return None
@@ -170,7 +179,7 @@ def registered_member(ctx: Context, net: Network) -> Member | None:
     if member is not None and member.registered:
         return member
     member = member or member_of(ctx.session, net, ctx.user_id)
-    if member.hinted_at is None:
+    if member.hinted_at is None or ctx.now - member.hinted_at >= HINT_EVERY:
         member.hinted_at = ctx.now
         ctx.reply(compose.mention_text(messages.NEED_REGISTRATION, {"user": ctx.user_id}))
     return None

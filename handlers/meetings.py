@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from bot.pipeline.context import Context
-from bot.pipeline.registry import describe, on_command, on_postback
+from bot.pipeline.registry import command_words, describe, on_command, on_postback
 from bot.replies import compose, messages
 from handlers import access
 from handlers.access import Who
@@ -54,6 +54,18 @@ for order, (usage, what) in enumerate(
     start=60,
 ):
     describe(usage, what, order=order)
+# The commands' readings, typed in kana: for 「もしかして…？」 (see handlers/threads.py).
+command_words("会議", "かいぎ", takes_args=False, reading=True)
+for word, kana in (
+    ("会議設定", "かいぎせってい"),
+    ("会議変更", "かいぎへんこう"),
+    ("会議中止", "かいぎちゅうし"),
+    ("会議リンク", "かいぎりんく"),
+    ("議題追加", "ぎだいついか"),
+    ("議題削除", "ぎだいさくじょ"),
+    ("会議記録", "かいぎきろく"),
+):
+    command_words(word, kana, takes_args=True, reading=True)
 
 
 def today(ctx: Context, network: Network) -> date:

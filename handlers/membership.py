@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.pipeline.context import Context
 from bot.pipeline.outbox import enqueue_lookup
-from bot.pipeline.registry import describe, on_command, on_event
+from bot.pipeline.registry import command_words, describe, on_command, on_event
 from bot.replies import compose, messages
 from models import OrgKind
 from models.membership import (
@@ -24,6 +24,7 @@ KIND_WORDS = {
 }
 
 describe("団体登録 団体名 フォーマル／インフォーマル", "あなたの団体を登録します（グループで）", order=10)
+command_words("団体登録", "だんたいとうろく", takes_args=True, reading=True)  # its reading: for 「もしかして…？」
 
 
 @on_event("join")

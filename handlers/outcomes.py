@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.pipeline.context import Context
-from bot.pipeline.registry import describe, on_postback, on_text
-from bot.replies import cards, compose, messages
+from bot.pipeline.registry import describe, on_postback, on_text, registry
+from bot.pipeline.suggest import verb_suggestion
+from bot.replies import cards, compose, guide_cards, messages
 from handlers import access
 from handlers.access import Need
 from handlers.responses import typed_response
@@ -27,6 +28,21 @@ RESPONSE_VERBS = {
     "申し出": ResponseKind.OFFER,
 }
 DETAIL_LIMIT = 100
+# What may follow a thread number, for 「もしかして…？」 when a verb is slipped.
+registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開")})
+# ... and their readings typed in kana (see handlers/threads.py).
+registry.verbs(
+    {
+        "つて": "伝手",
+        "てつだえます": "手伝えます",
+        "かいけつ": "解決",
+        "かんわ": "緩和",
+        "ばんそう": "伴走",
+        "しゅうりょう": "終了",
+        "とりさげ": "取り下げ",
+        "さいかい": "再開",
+    }
+)
 
 
 def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
@@ -96,7 +112,11 @@ def thread_command(ctx: Context, n: str, verb: str, rest: str = "") -> None:
         return
     action = _verb_action(verb)
     if action is None:
-        ctx.reply(compose.text(messages.COMMAND_UNKNOWN.format(number=n, verb=verb)))
+        slip = verb_suggestion(registry, n, verb, rest)
+        if slip is not None:
+            ctx.reply(guide_cards.suggestion(slip.text, slip.word))
+        else:
+            ctx.reply(compose.text(messages.COMMAND_UNKNOWN.format(number=n, verb=verb)))
         return
     action(ctx, n, ctx.text_after(VERB_PREFIX, rest))
 

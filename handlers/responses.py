@@ -11,7 +11,7 @@ from handlers import access
 from handlers.access import Need, Who
 from models import Member, Network, ResponseKind, Thread
 from models.answers import await_answer, quoted_thread, take_pending_answer
-from models.casework import RESPONSE_LIMIT, add_response, request_meeting, watching
+from models.casework import RESPONSE_LIMIT, add_response, own_thread, request_meeting, same_response_recently, watching
 from models.membership import contact
 from models.settings import network_settings
 
@@ -27,9 +27,24 @@ def _open_thread(ctx: Context, n: str) -> access.Allowed | None:
 
 
 def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: ResponseKind, text: str) -> None:
-    """Record a response and tell the poster (in the group, and 1:1 when they follow the bot)."""
+    """Record a response and tell the poster (in the group, and 1:1 when they follow the bot).
+
+    Only what means something counts: the poster's own organization cannot answer its own
+    thread (its 伝手 would set 初回反応 and start the follow-ups; its text is kept as a comment),
+    and the same organization giving the same text twice within a day is one response.
+    """
     if len(text) > RESPONSE_LIMIT:
         ctx.reply(compose.text(messages.TEXT_TOO_LONG.format(limit=RESPONSE_LIMIT)))
+        return
+    asked = kind
+    if kind in (ResponseKind.CONNECTION, ResponseKind.OFFER) and own_thread(thread, member):
+        kind = ResponseKind.COMMENT
+    if same_response_recently(ctx.session, thread, member, kind, text, ctx.now):
+        label = messages.RESPONSE_LABELS[kind]
+        ctx.reply(compose.text(messages.SAME_RESPONSE_ALREADY.format(number=thread.number, label=label)))
+        return
+    if kind != asked:
+        _record_own(ctx, member, thread, asked, text)
         return
     message_id = (ctx.raw.get("message") or {}).get("id")
     _, masked = add_response(ctx.session, thread, member, kind, text, ctx.now, message_id=message_id)
@@ -60,6 +75,18 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
             )
     else:
         ctx.reply(compose.text(messages.RESPONSE_RECORDED.format(number=thread.number, label=label, text=stored)))
+    if masked and masked.changed:
+        ctx.reply(cards.privacy_notice(member.line_user_id, masked))
+
+
+def _record_own(ctx: Context, member: Member, thread: Thread, asked: ResponseKind, text: str) -> None:
+    """The poster's organization answered its own thread: a comment, and a polite note why."""
+    message_id = (ctx.raw.get("message") or {}).get("id")
+    _, masked = add_response(ctx.session, thread, member, ResponseKind.COMMENT, text, ctx.now, message_id=message_id)
+    stored = masked.text if masked else ""
+    ctx.reply_topic = f"thread:{thread.id}"
+    label = messages.RESPONSE_LABELS[asked]
+    ctx.reply(compose.text(messages.OWN_THREAD_NOTE.format(number=thread.number, label=label, text=stored)))
     if masked and masked.changed:
         ctx.reply(cards.privacy_notice(member.line_user_id, masked))
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from bot.pipeline.context import Context
-from bot.pipeline.registry import describe, on_any_text, on_command, on_postback, on_text
+from bot.pipeline.registry import command_words, describe, on_any_text, on_command, on_postback, on_text
 from bot.replies import cards, compose, messages
 from handlers import access
 from handlers.access import Who
 from models import CATEGORIES
 from models.areas import add_areas, area_names
-from models.casework import SUMMARY_LIMIT, correct, open_threads, post_thread, timeline_tail
+from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
 from models.classify import guess_area, guess_category
+from models.network import Network
+from models.thread_list import ListFilter, open_threads_page
 
-LIST_LIMIT = 30
+LIST_PAGE = 10  # threads per message of 一覧
+LIST_FILTER_LIMIT = 50  # a 地区 name is at most 50 characters; also keeps 続きを見る's data short
 
 describe("困りごと 内容", "困りごとを投稿します（名前・電話番号は書かないでください）", order=20)
-describe("一覧", "受付中の困りごとを表示します", order=30)
+describe("一覧", "受付中の困りごとを古い順に10件ずつ表示します", order=30)
+describe("一覧 南校区／一覧 高齢／一覧 自分", "地区・分野・自分の団体で絞り込みます", order=30)
 describe("#12", "12番の困りごとと経過を表示します", order=31)
-describe("地区登録 地区名 …", "地区を登録します（世話役）", order=80)
+describe("地区登録 地区名 …", "地区を登録します（世話役）", order=80, topic="post")
 
 
 def post(ctx: Context, text: str) -> None:
@@ -50,6 +54,13 @@ def post(ctx: Context, text: str) -> None:
 
 
 POST_PREFIX = r"\s*[#＃]?(?:困りごと|こまりごと|困り事)[\s:：、]*"
+
+
+command_words("困りごと", "こまりごと", "困り事", takes_args=True)
+# Readings of the commands written in kanji: typed in kana they get 「もしかして…？」 (kanji
+# readings need a dictionary of their own, ~140 MB in memory: too much for each process).
+command_words("一覧", "いちらん", takes_args=False, reading=True)
+command_words("地区登録", "ちくとうろく", takes_args=True, reading=True)
 
 
 @on_text(r"#?(?:困りごと|こまりごと|困り事)(?:[\s:：、]+(?P<args>.*)|$)", priority=20)
@@ -104,13 +115,55 @@ def set_area(ctx: Context, n: str = "", r: str = "") -> None:
     ctx.reply(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
 
 
-@on_command("一覧", "#一覧", args=r"(?P<args>)")
+@on_command("一覧", "#一覧")
 def list_open(ctx: Context, args: str = "") -> None:
+    """``一覧``, ``一覧 南校区``, ``一覧 高齢``, ``一覧 自分``: 10 at a time, oldest first."""
+    list_page(ctx, args, 0)
+
+
+@on_postback("t.list")
+def list_more(ctx: Context, f: str = "", o: str = "") -> None:
+    offset = int(o) if o.isascii() and o.isdigit() and len(o) <= 6 else 0
+    list_page(ctx, f, offset)
+
+
+def list_page(ctx: Context, label: str, offset: int) -> None:
     net = access.network(ctx)
     if net is None:
         return
-    threads, total = open_threads(ctx.session, net.id, LIST_LIMIT)
-    ctx.reply(cards.thread_list(threads, ctx.now, more=total - len(threads)))
+    label = label.strip()[:LIST_FILTER_LIMIT]
+    where = _list_filter(ctx, net, label)
+    if where is None:
+        return
+    threads, total = open_threads_page(ctx.session, net.id, where, offset=offset, limit=LIST_PAGE)
+    after = offset + len(threads)
+    more = compose.postback_data("t.list", f=label, o=after) if after < total else None
+    shown = messages.LIST_FILTER_MINE_LABEL if label == messages.LIST_FILTER_MINE else label
+    ctx.reply(cards.thread_list(threads, ctx.now, offset=offset, total=total, label=shown, more=more))
+
+
+def _list_filter(ctx: Context, net: Network, label: str) -> ListFilter | None:
+    """What follows 一覧: a 地区 of the network, a 分野, or 自分 (the sender's organization)."""
+    if not label:
+        return ListFilter()
+    if label == messages.LIST_FILTER_MINE:
+        member = access.registered_member(ctx, net)
+        return None if member is None else ListFilter(organization_id=member.organization_id)
+    areas = area_names(ctx.session, net.id)
+    if label in areas:
+        return ListFilter(area=label)
+    if label in CATEGORIES:
+        return ListFilter(category=label)
+    ctx.reply(
+        compose.text(
+            messages.LIST_FILTER_UNKNOWN.format(
+                filter=label,
+                areas="、".join(areas) or messages.LIST_FILTER_NO_AREAS,
+                categories="、".join(CATEGORIES),
+            )
+        )
+    )
+    return None
 
 
 @on_text(r"#(?P<n>\d{1,9})", priority=30)

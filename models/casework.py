@@ -6,7 +6,7 @@ recorded the same way: who, when, through which door, and what changed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
@@ -223,6 +223,38 @@ def add_response(
     session.flush()
     record_event(session, thread, EVENT_FOR[kind], now, actor=member, response_id=response.id, response_kind=str(kind))
     return response, masked
+
+
+SAME_RESPONSE_WINDOW = timedelta(days=1)
+_SAME_RESPONSE = select(Response.id).where(
+    Response.thread_id == bindparam("thread_id"),
+    Response.organization_id == bindparam("organization_id"),
+    Response.kind == bindparam("kind"),
+    Response.text == bindparam("text"),
+    Response.created_at >= bindparam("since"),
+)
+
+
+def own_thread(thread: Thread, member: Member) -> bool:
+    """The thread is the member's own organization's: its 伝手 would not be a response to it."""
+    if thread.poster_id is not None and thread.poster_id == member.id:
+        return True
+    return member.organization_id is not None and member.organization_id == thread.organization_id
+
+
+def same_response_recently(
+    session: Session, thread: Thread, member: Member, kind: ResponseKind, text: str, now: datetime
+) -> bool:
+    """The member's organization already gave this thread the same answer within a day (a line sent
+    twice, or two colleagues pasting the same note): it counts once."""
+    params = {
+        "thread_id": thread.id,
+        "organization_id": member.organization_id,
+        "kind": kind,
+        "text": mask(text[:RESPONSE_LIMIT]).text,
+        "since": now - SAME_RESPONSE_WINDOW,
+    }
+    return member.organization_id is not None and session.scalar(_SAME_RESPONSE, params) is not None
 
 
 def watching(session: Session, thread: Thread, member: Member) -> bool:

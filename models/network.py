@@ -72,7 +72,7 @@ class Member(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     registered_at: Mapped[datetime | None]
-    # Told once how to register (unregistered senders are not nagged on every message).
+    # Last told how to register (at most every 10 minutes: unregistered senders are not nagged).
     hinted_at: Mapped[datetime | None]
     # Left the LINE group: never mentioned again (LINE refuses mentions of non-members).
     left_at: Mapped[datetime | None]

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -208,3 +209,28 @@ def no_identifiers_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     leaked = [line for line in recorder.lines if PHONE_OR_EMAIL.search(unicodedata.normalize("NFKC", line))]
     assert not leaked, f"identifiers in log output: {leaked[:3]}"
+
+
+# --- quick replies on the last message, over the whole suite ---------------------------------
+@pytest.fixture(autouse=True)
+def quick_replies_only_on_the_last_message(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every batch any fake LINE platform of this test accepted: quick replies on its last message only.
+
+    LINE shows quick replies only while their message is the last in the chat; chips on an earlier
+    message of a batch are never seen. Checked on what LINE accepted, whoever queued it.
+    """
+    accepted: list[tuple[str, list[dict[str, object]]]] = []
+    original = FakeLinePlatform.accept
+
+    def recording(self: FakeLinePlatform, **kwargs: Any) -> Any:
+        accepted.append((str(kwargs.get("via")), list(kwargs.get("messages") or [])))
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(FakeLinePlatform, "accept", recording)
+    yield
+    misplaced = [
+        (via, [m.get("type") for m in messages])
+        for via, messages in accepted
+        if any("quickReply" in m for m in messages[:-1])
+    ]
+    assert not misplaced, f"quick replies on a message that is not the last of its batch: {misplaced[:3]}"

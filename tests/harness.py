@@ -134,8 +134,10 @@ class Person:
     def presses(self, chat: Group | None, action: dict[str, Any]) -> Answer:
         """Press a button or quick reply the bot sent (its postback action)."""
         chat_id = chat.id if chat else self.id
+        if action.get("type") == "message":  # LINE sends the button's text as the presser's message
+            return self.says(chat, action["text"])
         if action.get("type") != "postback":
-            raise AssertionError(f"not a postback action: {action}")
+            raise AssertionError(f"not a postback or message action: {action}")
         return self.world.send(self.world.line.postback(chat_id, self.id, action["data"]))
 
     def follows_bot(self) -> Answer:

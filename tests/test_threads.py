@@ -202,7 +202,9 @@ def test_list_and_show(world, net, session, runtime):
     carol.says(group, "#2 解決")
 
     listing = bob.says(group, "一覧")
-    assert listing.text.startswith("受付中の困りごと（古い順）\n#1　今日　子ども　伝手0・申し出0")
+    assert listing.text.startswith(
+        "受付中の困りごと（古い順）\n1〜1件目／全1件\n#1　今日　子ども　伝手0・申し出0\n不登校の子の居場所を探しています"
+    )
     assert "#2" not in listing.text
 
     shown = bob.says(group, "#1")

@@ -19,6 +19,26 @@ OUTBOX_CHANNEL = "kasane_outbox"
 Message = dict[str, Any]
 
 
+def quick_replies_last(messages: list[Message]) -> list[Message]:
+    """The batch as LINE must get it: quick replies only on its last message.
+
+    LINE shows quick replies only while their message is the last one in the chat, so chips on
+    a card followed by a notice would never be seen. Every batch passes here (replies, pushes,
+    scheduled sends), also messages appended to a reply after its card: the latest chips of the
+    batch move to its last message.
+    """
+    chips = None
+    finished = []
+    for message in messages:
+        if "quickReply" in message:
+            chips = message["quickReply"]
+            message = {key: value for key, value in message.items() if key != "quickReply"}
+        finished.append(message)
+    if chips is not None and finished:
+        finished[-1] = {**finished[-1], "quickReply": chips}
+    return finished
+
+
 def _chunks(messages: list[Message]) -> list[list[Message]]:
     return [messages[i : i + MAX_MESSAGES_PER_REQUEST] for i in range(0, len(messages), MAX_MESSAGES_PER_REQUEST)]
 
@@ -45,6 +65,7 @@ def enqueue(
     transaction; the unique constraint still stops a concurrent twin (IntegrityError).
     """
     deadline = (token_issued_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None
+    messages = quick_replies_last(messages)
     rows = [
         {
             "chat_id": chat_id,

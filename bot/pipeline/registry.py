@@ -35,6 +35,24 @@ class TextRoute:
     where: str = field(compare=False, default="any")  # "any" | "group" | "user"
 
 
+@dataclass(frozen=True)
+class CommandWord:
+    """A word that starts a command, as typed (``alias``) and as the bot writes it (``word``).
+
+    The typo suggester (``bot/pipeline/suggest.py``) reads these: a command registered with
+    ``on_command`` is covered without further edits.
+    """
+
+    word: str  # the command's first keyword: what a suggestion writes
+    alias: str  # this keyword
+    takes_args: bool  # "困りごと 内容" does, "一覧" alone does not
+    where: str = "any"
+    executes: bool = True  # False: a reading (いちらん), which only ever gets 「もしかして…？」
+
+
+NO_ARGS = r"(?P<args>)"
+
+
 @dataclass
 class Registry:
     events: dict[str, list[Handler]] = field(default_factory=dict)
@@ -42,11 +60,27 @@ class Registry:
     postbacks: dict[str, Handler] = field(default_factory=dict)
     fallbacks: list[tuple[int, Handler]] = field(default_factory=list)
     help_entries: list[tuple[int, str, str]] = field(default_factory=list)
+    help_topics: dict[str, str] = field(default_factory=dict)  # usage -> topic of ヘルプ's card
+    words: list[CommandWord] = field(default_factory=list)
+    thread_verbs: dict[str, str] = field(default_factory=dict)  # "#12 <verb>": alias -> the verb as written
 
-    def describe(self, usage: str, what: str, *, order: int = 50) -> None:
-        """Add a line to ``ヘルプ``: only commands that exist are listed."""
+    def describe(self, usage: str, what: str, *, order: int = 50, topic: str | None = None) -> None:
+        """Add a line to ``ヘルプ``: only commands that exist are listed (``topic``: which of its card's buttons)."""
         self.help_entries.append((order, usage, what))
         self.help_entries.sort(key=lambda entry: entry[0])
+        if topic:
+            self.help_topics[usage] = topic
+
+    def command_words(self, *keywords: str, takes_args: bool, where: str = "any", reading: bool = False) -> None:
+        """Words that start a command, for suggestions: those of a command matched by a pattern of its
+        own (``on_text``), or with ``reading`` a command's reading in kana, suggested but never run."""
+        word = normalise_command_text(keywords[0])
+        for alias in keywords[1:] if reading else keywords:
+            self.words.append(CommandWord(word, normalise_command_text(alias), takes_args, where, not reading))
+
+    def verbs(self, aliases: dict[str, str]) -> None:
+        """Verbs after a thread number (``#12 解決``): alias -> the verb a suggestion writes."""
+        self.thread_verbs.update(aliases)
 
     # --- decorators -------------------------------------------------------
     def on_event(self, event_type: str) -> Callable[[Handler], Handler]:
@@ -63,6 +97,7 @@ class Registry:
     ) -> Callable[[Handler], Handler]:
         """A text command starting with one of ``keywords``; named groups become kwargs."""
         alternatives = "|".join(re.escape(normalise_command_text(k)) for k in keywords)
+        self.command_words(*keywords, takes_args=args != NO_ARGS, where=where)
         return self.on_text(rf"(?:{alternatives})(?:\s+|$){args}", priority=priority, where=where)
 
     def on_text(self, pattern: str, *, priority: int = 50, where: str = "any") -> Callable[[Handler], Handler]:
@@ -141,3 +176,4 @@ on_text = registry.on_text
 on_postback = registry.on_postback
 on_any_text = registry.on_any_text
 describe = registry.describe
+command_words = registry.command_words

@@ -103,22 +103,45 @@ def age(posted_at: datetime, now: datetime) -> str:
     return messages.AGE_TODAY if days <= 0 else messages.AGE_DAYS.format(days=days)
 
 
-def thread_list(threads: list[Thread], now: datetime, more: int = 0) -> Message:
+LIST_SUMMARY = 30  # characters of each masked summary in 一覧
+
+
+def thread_list(
+    threads: list[Thread], now: datetime, *, offset: int, total: int, label: str = "", more: str | None = None
+) -> Message:
+    """One page of 一覧: each thread's number, age, 分野 and 地区, counts and the start of its summary;
+    ``more`` is the postback data of 続きを見る when there is a next page."""
     if not threads:
-        return compose.text(messages.LIST_EMPTY)
-    lines = [
-        messages.LIST_LINE.format(
+        return compose.text(messages.LIST_EMPTY_FILTERED.format(filter=label) if label else messages.LIST_EMPTY)
+    lines: list[dict[str, Any]] = []
+    for t in threads:
+        head = messages.LIST_ENTRY_HEAD.format(
             number=t.number,
             age=age(t.posted_at, now),
             category=t.category,
+            area=messages.LIST_ENTRY_AREA.format(area=t.area) if t.area else "",
             connections=t.connection_count,
             offers=t.offer_count,
         )
-        for t in threads
-    ]
-    if more:
-        lines.append(messages.LIST_MORE.format(count=more))
-    return compose.text(messages.LIST_TITLE + "\n" + "\n".join(lines))
+        summary = _summary(t)
+        summary = summary if len(summary) <= LIST_SUMMARY else summary[:LIST_SUMMARY] + "…"
+        lines += [compose.flex_text(head, size="sm", weight="bold", margin="md"), compose.flex_text(summary, size="sm")]
+    lines.append(compose.flex_text(messages.LIST_OPEN_HINT, size="xs", color="#555555", margin="md"))
+    span = {"first": offset + 1, "last": offset + len(threads), "total": total}
+    title = messages.LIST_CARD_TITLE_FILTERED.format(filter=label) if label else messages.LIST_CARD_TITLE
+    buttons = []
+    if more is not None:
+        buttons.append(
+            {
+                "type": "postback",
+                "label": messages.LIST_MORE_BUTTON,
+                "data": more,
+                "displayText": messages.LIST_MORE_DISPLAY,
+            }
+        )
+    return compose.card(
+        messages.LIST_CARD_ALT.format(**span), title, lines, buttons, subtitle=messages.LIST_CARD_RANGE.format(**span)
+    )
 
 
 def timeline_text(entries: Sequence[TimelineEntry], tz: Any) -> Message:

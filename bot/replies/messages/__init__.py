@@ -6,5 +6,6 @@ Handlers never write wording inline; they use ``messages.X`` and pass the result
 
 from bot.replies.messages.core import *  # noqa: F403
 from bot.replies.messages.dashboard import *  # noqa: F403
+from bot.replies.messages.guidance import *  # noqa: F403
 from bot.replies.messages.meetings import *  # noqa: F403
 from bot.replies.messages.threads import *  # noqa: F403
