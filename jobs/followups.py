@@ -23,6 +23,7 @@ from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
 from models.casework import record_event
+from models.quiet_days import quiet_for
 from models.settings import NetworkSettings, network_settings
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,11 @@ def follow_up(session: Session, now: datetime) -> dict[str, int]:
     networks = session.scalars(select(Network).where(Network.active.is_(True)))
     for network in networks:
         settings = network_settings(network)
-        if not in_quiet_window(settings, now, ZoneInfo(network.timezone or "Asia/Tokyo")):
+        tz = ZoneInfo(network.timezone or "Asia/Tokyo")
+        if not in_quiet_window(settings, now, tz):
             continue
+        if quiet_for(network, now.astimezone(tz).date()):
+            continue  # Sunday, 年末年始 or a holiday: what is due waits for the next business day
         for step in STEPS:
             totals[step.__name__] = totals.get(step.__name__, 0) + step(session, network, settings, now)
     return totals

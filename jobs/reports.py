@@ -22,6 +22,7 @@ from jobs import scheduled
 from models import Member, Network
 from models.dashboard import COORDINATING_ROLES
 from models.membership import is_friend
+from models.quiet_days import first_business_day, keeps_quiet_days, quiet_for
 from models.report import MonthlyReport, month_period, monthly_report, previous_month
 
 SEND_AT_HOUR = 9
@@ -29,8 +30,14 @@ SEND_UNTIL_HOUR = 18  # a late tick waits for the next day rather than pushing i
 CATCH_UP_DAYS = 7  # after a week the figures are better read on the dashboard
 
 
-def due(local: datetime) -> bool:
-    return local.day <= CATCH_UP_DAYS and SEND_AT_HOUR <= local.hour < SEND_UNTIL_HOUR
+def due(local: datetime, network: Network | None = None) -> bool:
+    """From 9:00 on the 1st, or on the month's first business day for a network keeping quiet days."""
+    first = 1
+    if network is not None and keeps_quiet_days(network):
+        if quiet_for(network, local.date()):
+            return False
+        first = first_business_day(local.year, local.month).day
+    return first <= local.day < first + CATCH_UP_DAYS and SEND_AT_HOUR <= local.hour < SEND_UNTIL_HOUR
 
 
 def dedupe_key(network: Network, month: str, user: str) -> str:
@@ -74,7 +81,7 @@ def figures_card(network: Network, report: MonthlyReport, year: int, month: int,
 
 def push_network(session: Session, network: Network, now: datetime, links: Links) -> int:
     local = now.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
-    if not due(local):
+    if not due(local, network):
         return 0
     year, month = previous_month(local.year, local.month)
     label = f"{year:04d}-{month:02d}"

@@ -19,6 +19,7 @@ class NetworkSettings:
     check_max: int = 2  # ... at most this many times
     accompany_days: int = 30  # 伴走: a check-in this often
     answer_minutes: int = 10  # after 「伝手あり」, the presser's next message within this is the answer
+    quiet_days: bool = True  # no follow-ups or monthly figures on Sundays, 年末年始, holidays (models.quiet_days)
 
     @property
     def quiet_window(self) -> tuple[time, time]:

@@ -29,7 +29,11 @@ def parse_values(pairs: list[str]) -> dict[str, object]:
         key, sep, raw = pair.partition("=")
         if not sep or key not in types:
             raise UsageError(f"unknown setting {key!r}; known: {', '.join(types)}")
-        if types[key] in (int, "int"):
+        if types[key] in (bool, "bool"):
+            if raw.lower() not in ("true", "false"):
+                raise UsageError(f"{key} must be true or false, got {raw!r}")
+            changes[key] = raw.lower() == "true"
+        elif types[key] in (int, "int"):
             if not raw.isdigit() or int(raw) < 1:
                 raise UsageError(f"{key} must be a positive whole number, got {raw!r}")
             changes[key] = int(raw)
