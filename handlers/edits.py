@@ -23,16 +23,17 @@ def unsent(ctx: Context) -> None:
     network_id = _network_id(ctx)
     if not message_id or network_id is None:
         return
+    who = access.sender(ctx)  # the timeline says who unsent, not "the bot"
     for thread in threads_of_message(ctx.session, network_id, message_id):
         if thread.masked_kinds:
             # The bot itself asked for this unsend after masking: the poster removed the
             # identifiers from the group, not the trouble. The masked summary stays.
-            record_event(ctx.session, thread, EventKind.RETRACTED, ctx.now, original_only=True)
+            record_event(ctx.session, thread, EventKind.RETRACTED, ctx.now, actor=who, original_only=True)
         else:
-            retract(ctx.session, thread, ctx.now)
+            retract(ctx.session, thread, ctx.now, actor=who)
     for response in responses_of_message(ctx.session, network_id, message_id):
         response.text = None
-        record_event(ctx.session, response.thread, EventKind.RETRACTED, ctx.now, response_id=response.id)
+        record_event(ctx.session, response.thread, EventKind.RETRACTED, ctx.now, actor=who, response_id=response.id)
 
 
 @on_event("messageEdited")

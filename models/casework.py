@@ -315,11 +315,11 @@ def reopen(session: Session, thread: Thread, actor: Member | None, now: datetime
     return record_event(session, thread, EventKind.REOPENED, now, actor=actor, via=via, before=before)
 
 
-def retract(session: Session, thread: Thread, now: datetime) -> None:
-    """LINE's unsend: the stored text goes; the number, state and timeline stay."""
+def retract(session: Session, thread: Thread, now: datetime, actor: Member | None = None) -> None:
+    """LINE's unsend (by ``actor``, the poster): the stored text goes; the number, state and timeline stay."""
     thread.summary = None
     thread.retracted = True
-    record_event(session, thread, EventKind.RETRACTED, now)
+    record_event(session, thread, EventKind.RETRACTED, now, actor=actor)
 
 
 def edit_summary(session: Session, thread: Thread, text: str, now: datetime) -> Masked:

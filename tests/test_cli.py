@@ -15,7 +15,7 @@ import pytest
 from bot.cli.main import main
 from bot.config import ConfigError, load_config
 from bot.store.migrate import upgrade
-from models import Network, OutboxMessage
+from models import Friend, Network, OutboxMessage
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,16 @@ def test_role_grant_list_revoke(tmp_path: Path, capsys, database_url, session):
     session.commit()
     path = write_config(tmp_path, database_url)
     user = "U" + "b" * 32
+    grant = ["--config", str(path), "role", "grant", "--network", "1", "--role", "coordinator", "--user"]
 
+    # An id Kasane has never seen, or the README's placeholder, is refused unless --force (issue 21).
+    assert main([*grant, "Uxxxxxxxx"]) == 2
+    assert "not a LINE user id" in capsys.readouterr().err
+    assert main([*grant, user]) == 2
+    assert "has not written in network 1's group nor followed the bot" in capsys.readouterr().err
+    assert main([*grant, "U" + "c" * 32, "--force"]) == 0
+    session.add(Friend(line_user_id=user))
+    session.commit()
     assert (
         main(["--config", str(path), "role", "grant", "--network", "1", "--user", user, "--role", "coordinator"]) == 0
     )

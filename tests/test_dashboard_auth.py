@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from test_dashboard_world import csrf_token, form_token, login_link, path_of, sign_in, two_networks
 
+from bot.clock import Clock
 from models import LoginToken, OrgKind, Role, ThreadNote
 from models.membership import grant_role, network_for_group, register_member
 
@@ -151,16 +152,22 @@ def test_security_headers_on_every_dashboard_response(client, runtime, nets):
     assert "<script" not in responses[3].get_data(as_text=True)
 
 
-def test_session_cookie_flags_and_idle_timeout(client, runtime, clock, nets):
+def test_session_cookie_flags_and_idle_timeout(app, client, runtime, clock, nets):
+    # Sessions age in real time since issue 21 (the simulator's clock must not sign people out):
+    # this test moves a clock of its own for them.
+    wall = Clock(fixed=clock.now())
+    app.config["SESSION_CLOCK"] = lambda: wall.now().timestamp()
     a, _ = nets
     path = path_of(login_link(runtime, a.coordinator))
     answer = client.post(path, data={"csrf_token": form_token(client, path)})
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain http in tests; Secure when public_url is https
-    clock.advance(timedelta(hours=1, minutes=59))
+    clock.advance(timedelta(days=3))  # the simulated clock: no effect on the session
     assert client.get(f"/dashboard/n/{a.id}/threads").status_code == 200
-    clock.advance(timedelta(hours=2, minutes=1))
+    wall.advance(timedelta(hours=1, minutes=59))
+    assert client.get(f"/dashboard/n/{a.id}/threads").status_code == 200
+    wall.advance(timedelta(hours=2, minutes=1))
     answer = client.get(f"/dashboard/n/{a.id}/threads")
     assert answer.status_code == 302 and "expired=1" in answer.headers["Location"]
 

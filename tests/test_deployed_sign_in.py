@@ -113,9 +113,9 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    def send(self, event: dict[str, Any]) -> None:
+    def send(self, event: dict[str, Any], url: str | None = None) -> None:
         line = WebhookBuilder(self.platform)
-        assert post_webhook(self.url, *signed(line, SECRET, event)) == 200
+        assert post_webhook(url or self.url, *signed(line, SECRET, event)) == 200
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -130,15 +130,18 @@ class Deployment:
         return done.stdout
 
     def network_with_organizer(self) -> str:
+        return self.network_with_organizer_at(self.url)
+
+    def network_with_organizer_at(self, url: str) -> str:
         """A group that invites the bot; its first registrant (a friend of the bot) organizes it."""
         group, alice = new_group_id(), new_user_id()
         self.platform.add_group(group, "久留米ささえあいネット")
         self.platform.add_member(group, alice, "社協 田中")
         self.platform.add_friend(alice, "社協 田中")
         line = WebhookBuilder(self.platform)
-        self.send(line.join(group))
-        self.send(line.text(group, alice, "団体登録 社会福祉協議会 フォーマル"))
-        self.send(line.follow(alice))
+        self.send(line.join(group), url)
+        self.send(line.text(group, alice, "団体登録 社会福祉協議会 フォーマル"), url)
+        self.send(line.follow(alice), url)
         eventually(lambda: len(self.platform.deliveries(group)) >= 2, what="the bot's answers in the group")
         return alice
 
@@ -246,3 +249,17 @@ def test_the_monthly_figures_from_a_worker_process_carry_the_dashboard_button(de
     assert json.loads(done.stdout.splitlines()[-1]) == {"web_app_built": False}
     buttons = [u for u in uri_buttons(deployment.platform, alice) if "/report?month=" in u]
     assert buttons and buttons[0].startswith(deployment.url + "/dashboard/n/") and buttons[0].endswith("month=2026-11")
+
+
+def test_login_link_uses_the_port_the_server_was_started_with(deployment):
+    # The configuration says one port; the operator started the server with --port another (issue 21).
+    other = free_port()
+    args = ("--port", str(other))
+    web = KasaneProcess(deployment.config, command="serve", args=args, port=other, log_dir=deployment.tmp, name="serve")
+    web.start(fork=False)
+    deployment.processes.append(web)
+    web.wait_healthy()
+    alice = deployment.network_with_organizer_at(f"http://127.0.0.1:{other}")
+    printed = deployment.cli("login-link", "--user", alice).strip()
+    assert printed.startswith(f"http://127.0.0.1:{other}/dashboard/login/"), printed
+    assert "久留米ささえあいネット" in Browser().sign_in(printed)

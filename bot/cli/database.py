@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.links import Links
 from bot.store.db import is_sqlite, make_engine, make_session_factory, normalise_url
 from bot.store.keys import secret_key
+from models.server import remembered_address
 
 
 def prepare_database(config: Config) -> None:
@@ -49,7 +50,13 @@ def open_sessions(config: Config) -> sessionmaker[Session]:
 def open_links(config: Config, sessions: sessionmaker[Session]) -> Links:
     """The links the server writes, signed with the server's own key (kept or configured)."""
     key = secret_key(config.get("server", "secret_key"), config.database_url, sessions.kw["bind"])
-    return Links.from_config(config, key.value)
+    links = Links.from_config(config, key.value)
+    if config.get("server", "public_url"):
+        return links
+    # No public address configured: where `kasane serve` said it listens (its --port), else the config.
+    with sessions() as session:
+        listening = remembered_address(session)
+    return Links(listening, key.value) if listening else links
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
 from bot.config import Config
-from models import Member, Network, Role
+from models import Friend, Member, Network, Role
 from models.membership import grant_role
 
 
@@ -18,6 +20,19 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", type=int, required=True, help="network id (see `kasane role list`)")
     parser.add_argument("--user", help="LINE user id (U...)")
     parser.add_argument("--role", choices=["member", "coordinator", "organizer"])
+    parser.add_argument(
+        "--force", action="store_true", help="grant to a user id Kasane has not seen (not in the group, not a friend)"
+    )
+
+
+# A LINE user id: "U" and 32 hexadecimal digits. The README's "Uxxxxxxxx" is a placeholder.
+LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
+
+
+def known_user(session: Session, network: Network, user: str) -> bool:
+    """Seen by Kasane: a member of the network (wrote or pressed in its group) or a friend of the bot."""
+    member = select(Member.id).where(Member.network_id == network.id, Member.line_user_id == user)
+    return session.scalar(member) is not None or session.get(Friend, user) is not None
 
 
 @command("role", help="grant, revoke or list roles in a network", configure=_configure)
@@ -38,6 +53,13 @@ def role(args: argparse.Namespace, config: Config) -> int:
         if args.action == "grant":
             if not args.role:
                 raise UsageError("role grant needs --role member|coordinator|organizer")
+            if not args.force and not LINE_USER_ID.fullmatch(args.user):
+                raise UsageError(f"{args.user!r} is not a LINE user id (U and 32 hex digits); --force to grant anyway")
+            if not args.force and not known_user(session, network, args.user):
+                raise UsageError(
+                    f"{args.user} has not written in network {network.id}'s group nor followed the bot; "
+                    "check the id (kasane role list) or --force to grant anyway"
+                )
             grant_role(session, network, args.user, Role(args.role))
             print(f"{args.user}: {args.role} in network {network.id}")
         else:

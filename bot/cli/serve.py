@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.database import prepare_database_apart
 from bot.cli.main import UsageError, command, wait_for_signal
@@ -86,6 +89,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         if child is not None:
             child.stop()
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    remember_where_listening(runtime, host, server)
     if threads:
         runtime.start_worker()
         if config.get("scheduler", "enabled") and not args.no_scheduler:
@@ -104,6 +108,19 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         child.stop()
     runtime.shutdown()
     return 0
+
+
+def remember_where_listening(runtime: Runtime, host: str, server: Any) -> None:
+    """Kept in the database for `kasane login-link` (the port this server was started with)."""
+    from models.server import remember_address
+
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    port = getattr(server, "effective_port", None) or runtime.config.get("server", "port")
+    try:
+        with runtime.sessions.begin() as session:
+            remember_address(session, f"http://{host}:{port}", runtime.clock.now())
+    except SQLAlchemyError as exc:  # a convenience for the CLI: never a reason not to serve
+        log.warning("could not record the listening address (%s)", exc.__class__.__name__)
 
 
 def _web_app(config: Config, clock: object | None):  # type: ignore[no-untyped-def]

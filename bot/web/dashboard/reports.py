@@ -6,11 +6,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import render_template, request
+from sqlalchemy import func, select
 
 from bot.web.dashboard import charts, exports
 from bot.web.dashboard.threads import send_export
 from bot.web.dashboard.web import bp, db, network_or_404, now
-from models import Network
+from models import Network, Thread
 from models.network import OrgKind
 from models.report import (
     Edge,
@@ -35,14 +36,31 @@ def _last_month(network: Network) -> tuple[int, int]:
 
 
 def _month_arg(network: Network, name: str = "month") -> tuple[int, int]:
-    return parse_month(request.args.get(name, "")) or _last_month(network)
+    return parse_month(request.args.get(name, "")) or _default_month(network)
+
+
+def _default_month(network: Network) -> tuple[int, int]:
+    """Last month, or the network's first month when it is newer than that (created this month)."""
+    return max(_last_month(network), _first_month(network))
+
+
+def _first_month(network: Network) -> tuple[int, int]:
+    """The network's first month: when it was created, or its oldest thread if older (imported, demo)."""
+    oldest = db().scalar(select(func.min(Thread.posted_at)).where(Thread.network_id == network.id))
+    first = min(network.created_at, oldest) if oldest is not None else network.created_at
+    local = first.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
+    return local.year, local.month
 
 
 def _month_options(network: Network, count: int = 24) -> list[str]:
-    year, month = _last_month(network)
+    """Months to choose from, newest first, back to the network's first month (at most ``count``)."""
+    year, month = _default_month(network)
+    first = _first_month(network)
     options = []
     for _ in range(count):
         options.append(f"{year:04d}-{month:02d}")
+        if (year, month) <= first:
+            break
         year, month = previous_month(year, month)
     return options
 
@@ -121,8 +139,8 @@ def report_export(network_id: int, fmt: str) -> Any:
 @bp.get("/n/<int:network_id>/map")
 def overlap(network_id: int) -> Any:
     network, _ = network_or_404(network_id)
-    last = _last_month(network)
-    first = parse_month(request.args.get("from", "")) or _months_back(last, 11)
+    last = _default_month(network)
+    first = parse_month(request.args.get("from", "")) or max(_months_back(last, 11), _first_month(network))
     until = parse_month(request.args.get("to", "")) or last
     if first > until:
         first, until = until, first

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import EventKind, Member, Organization, Response, ResponseKind, Thread, ThreadEvent
+from models import EventKind, Member, Network, Organization, Response, ResponseKind, Thread, ThreadEvent
 from models.dashboard import ThreadNote
+from models.settings import NetworkSettings, network_settings
 
 VIA_LABELS = {"chat": "LINE", "dashboard": "ダッシュボード", "job": "自動", "cli": "コマンド"}
 RESPONSE_LABELS = {
@@ -29,9 +30,9 @@ TITLES = {
     EventKind.WATCH: "気にかけています",
     EventKind.OUTCOME: "結果の記録",
     EventKind.REOPENED: "再開",
-    EventKind.RETRACTED: "投稿の取り消し",
+    EventKind.RETRACTED: "投稿の取り消し（LINEの送信取消）",
     EventKind.EDITED: "要約の編集",
-    EventKind.FOLLOWUP: "フォローアップ送信",
+    EventKind.FOLLOWUP: "フォローアップ",
     EventKind.FLAGGED: "会議の議題へ",
     EventKind.MEETING_REQUESTED: "会議で相談の申し出",
     EventKind.DISCUSSED: "会議で話し合い",
@@ -67,10 +68,46 @@ def _who(event: ThreadEvent, members: dict[int, Member], orgs: dict[int, str]) -
     return f"{name}（{org}）" if org else name
 
 
-def _lines(event: ThreadEvent, responses: dict[int, Response]) -> tuple[str, list[str]]:
+MASKED_LABELS = {
+    "phone": "電話番号",
+    "email": "メール",
+    "postal": "郵便番号",
+    "address": "住所",
+    "mynumber": "個人番号",
+    "birthdate": "生年月日",
+    "name": "氏名",
+}
+
+
+def followup_title(step: str, settings: NetworkSettings) -> str:
+    """The follow-up as people call it: 3日後の呼びかけ, その後いかがですか（2回目）, 伴走の様子うかがい."""
+    if step == "nudge":
+        return f"フォローアップ（{settings.nudge_days}日後の呼びかけ）"
+    if step.startswith("check") and step[5:].isdigit():
+        return f"その後いかがですか（{int(step[5:])}回目）"
+    period = step.removeprefix("accompany").split(":", 1)[0]
+    if step.startswith("accompany") and period.isdigit():
+        return f"伴走の様子うかがい（{int(period)}回目）"
+    return "フォローアップ"
+
+
+def _retracted(detail: dict[str, Any], thread: Thread) -> tuple[str, list[str]]:
+    if detail.get("response_id"):
+        return "返信の取り消し（LINEの送信取消）", ["返信の本文を消しました。"]
+    if detail.get("original_only"):
+        return "元のメッセージの送信取消", ["伏せて記録した要約は残っています。"]
+    lines = ["投稿した方がLINEで送信を取り消したため、本文を消しました。"]
+    if thread.is_open:
+        lines.append("困りごとは受付中のままです。終わっていれば結果を記録してください。")
+    return TITLES[EventKind.RETRACTED], lines
+
+
+def _lines(
+    event: ThreadEvent, responses: dict[int, Response], thread: Thread, settings: NetworkSettings
+) -> tuple[str, list[str]]:
     detail = event.detail or {}
     kind = event.kind
-    title = TITLES.get(EventKind(kind), kind) if kind in set(EventKind) else kind
+    title = TITLES.get(EventKind(kind), "記録") if kind in set(EventKind) else "記録"
     if kind in (EventKind.RESPONSE, EventKind.COMMENT):
         response = responses.get(detail.get("response_id", 0))
         # The response row knows its kind; the event's detail key has changed name before.
@@ -95,8 +132,16 @@ def _lines(event: ThreadEvent, responses: dict[int, Response]) -> tuple[str, lis
         return title, lines
     if kind == EventKind.REOPENED:
         return title, [f"それまでの結果：{_outcome((detail.get('before') or {}).get('outcome'))}"]
-    if kind == EventKind.FOLLOWUP and detail.get("step") is not None:
-        return title, [f"{detail['step']}回目"]
+    if kind == EventKind.FOLLOWUP:
+        return followup_title(str(detail.get("step", "")), settings), []
+    if kind == EventKind.FLAGGED:
+        return title, [f"{settings.flag_days}日間、伝手も申し出もなかったため"]
+    if kind == EventKind.RETRACTED:
+        return _retracted(detail, thread)
+    if kind == EventKind.EDITED:
+        title = "返信の編集" if detail.get("response_id") else title
+        hidden = "・".join(MASKED_LABELS.get(k, "個人情報") for k in detail.get("masked") or [])
+        return title, [f"伏せた情報：{hidden}"] if hidden else []
     if kind == EventKind.DISCUSSED and detail.get("meeting"):
         return title, [f"会議：{detail['meeting']}"]
     return title, []
@@ -116,9 +161,11 @@ def timeline(session: Session, thread: Thread) -> list[Entry]:
             select(Organization.id, Organization.name).where(Organization.network_id == thread.network_id)
         ).all()
     )
+    network = session.get(Network, thread.network_id)
+    settings = network_settings(network) if network is not None else NetworkSettings()
     entries = []
     for event in events:
-        title, lines = _lines(event, responses)
+        title, lines = _lines(event, responses, thread, settings)
         correction = event.kind == EventKind.OUTCOME and bool((event.detail or {}).get("reason"))
         entries.append(
             Entry(event.at, title, _who(event, members, orgs), VIA_LABELS.get(event.via, event.via), lines, correction)

@@ -8,6 +8,7 @@ exist, so ids cannot be probed.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,12 @@ def now() -> datetime:
     return runtime().clock.now()
 
 
+def session_time() -> float:
+    """Sessions age in real time, not on the simulator's clock: moving the simulated clock on by a
+    day must not sign the coordinator out. (Tests may set ``SESSION_CLOCK`` to a function of their own.)"""
+    return float(current_app.config.get("SESSION_CLOCK", time.time)())
+
+
 def db() -> Session:
     if "dashboard_db" not in g:
         g.dashboard_db = runtime().sessions()
@@ -79,7 +86,7 @@ def _authenticate() -> Any:
     user = session.get("uid")
     if not user:
         return redirect(url_for("dashboard.signin"))
-    stamp = now().timestamp()
+    stamp = session_time()
     idle = stamp - float(session.get("seen", 0)) > IDLE_TIMEOUT.total_seconds()
     too_old = stamp - float(session.get("since", 0)) > ABSOLUTE_TIMEOUT.total_seconds()
     if idle or too_old:
@@ -111,7 +118,7 @@ def _not_found(_error: Exception) -> tuple[str, int]:
 
 def sign_in(line_user_id: str) -> None:
     session.clear()
-    stamp = now().timestamp()
+    stamp = session_time()
     session.update(uid=line_user_id, since=stamp, seen=stamp)
 
 
