@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import render_template, request
 from sqlalchemy import func, select
 
-from bot.web.dashboard import charts, exports
+from bot.web.dashboard import charts, exports, overlap_map
 from bot.web.dashboard.threads import send_export
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import Network, Thread
@@ -154,7 +154,7 @@ def overlap(network_id: int) -> Any:
         until=f"{until[0]:04d}-{until[1]:02d}",
         months=_month_options(network, 60),
         edges=edge_rows(edges),
-        chart=charts.overlap_map("c-map", f"重なりの図（{period.label}）", edges),
+        view=overlap_map.overlap_map("c-map", f"重なりの図（{period.label}）", edges),
     )
 
 
