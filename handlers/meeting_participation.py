@@ -16,7 +16,7 @@ from models.casework import thread_by_number
 from models.meeting import ANSWERS, answer, feed_of, find_occurrence, next_meeting, previous_meeting, schedule_of
 from models.meeting_agenda import change_agenda, record_discussed
 from models.meeting_rule import RuleError, iso_date, parse_past_date
-from models.membership import organized_networks
+from models.membership import member_networks, organized_networks
 
 NUMBERS = re.compile(r"#?(\d{1,7})")
 
@@ -156,4 +156,22 @@ def calendar(ctx: Context, args: str = "") -> None:
         if schedule_of(ctx.session, network) is None:
             name += messages.MEETING_CALENDAR_NO_SCHEDULE
         body += messages.MEETING_CALENDAR_ENTRY.format(network=name, url=url)
+    ctx.reply(compose.text(body))
+
+
+# --- 「会議」 in the 1:1 chat (the rich menu's button): the next meeting of each network ----------------
+@on_command("会議", "次の会議", "次回の会議", args=r"(?P<args>)", where="user", priority=45)
+def next_meetings_in_private(ctx: Context, args: str = "") -> None:
+    networks = member_networks(ctx.session, ctx.user_id) if ctx.user_id else []
+    if not networks:
+        ctx.reply(compose.text(messages.MEETING_PRIVATE_NONE))
+        return
+    body = messages.MEETING_PRIVATE_INTRO
+    for network in networks:
+        upcoming = next_meeting(ctx.session, network, ctx.now)
+        schedule = schedule_of(ctx.session, network)
+        when = messages.meeting_when(upcoming.start) if upcoming else messages.MEETING_NO_NEXT
+        place = (schedule.place if schedule else "") or messages.MEETING_PLACE_UNDECIDED
+        name = network.name or messages.MEETING_UNNAMED_NETWORK
+        body += messages.MEETING_PRIVATE_ENTRY.format(network=name, when=when, place=place)
     ctx.reply(compose.text(body))

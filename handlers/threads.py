@@ -59,7 +59,7 @@ POST_PREFIX = r"\s*[#＃]?(?:困りごと|こまりごと|困り事)[\s:：、]*
 command_words("困りごと", "こまりごと", "困り事", takes_args=True)
 # Readings of the commands written in kanji: typed in kana they get 「もしかして…？」 (kanji
 # readings need a dictionary of their own, ~140 MB in memory: too much for each process).
-command_words("一覧", "いちらん", takes_args=False, reading=True)
+command_words("一覧", "いちらん", takes_args=True, reading=True)
 command_words("地区登録", "ちくとうろく", takes_args=True, reading=True)
 
 

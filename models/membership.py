@@ -136,6 +136,18 @@ def organized_networks(session: Session, line_user_id: str) -> list[Network]:
     )
 
 
+def member_networks(session: Session, line_user_id: str) -> list[Network]:
+    """The active networks this person is a member of (registered or holding a role), oldest first."""
+    return list(
+        session.scalars(
+            select(Network)
+            .join(Member, Member.network_id == Network.id)
+            .where(Member.line_user_id == line_user_id, Member.left_at.is_(None), Network.active.is_(True))
+            .order_by(Network.id)
+        )
+    )
+
+
 def grant_role(session: Session, network: Network, line_user_id: str, role: Role) -> Member:
     member = member_of(session, network, line_user_id)
     member.role = role

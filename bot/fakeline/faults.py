@@ -5,7 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-ENDPOINTS = ("reply", "push", "profile", "group_summary", "group_member_profile")
+ENDPOINTS = (
+    "reply",
+    "push",
+    "profile",
+    "group_summary",
+    "group_member_profile",
+    "create_rich_menu",
+    "set_rich_menu_image",
+    "set_default_rich_menu",
+)
 
 
 @dataclass

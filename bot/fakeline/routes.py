@@ -31,6 +31,9 @@ def register_routes(app: flask.Flask, platform: FakeLinePlatform) -> None:
     route("/v2/bot/group/<group_id>/summary", "group_summary", group_summary)
     route("/v2/bot/group/<group_id>/member/<user_id>", "group_member_profile", group_member_profile)
     route("/v2/bot/profile/<user_id>", "profile", profile)
+    from bot.fakeline import rich_menus  # it uses this module's error bodies
+
+    rich_menus.register(route)
     route("/_fake/health", "fake_health", lambda _platform: flask.jsonify(ok=True))
     route("/_fake/deliveries", "fake_deliveries", fake_deliveries)
 

@@ -67,6 +67,8 @@ class World:
         self.reply_tokens: dict[str, ReplyToken] = {}
         self.quote_tokens: dict[str, str] = {}
         self.retry_keys: dict[str, AcceptedKey] = {}
+        self.rich_menus: dict[str, Any] = {}  # id -> bot.fakeline.rich_menus.RichMenu
+        self.default_rich_menu: str | None = None
         # Push then answers 429 "You have reached your monthly limit." (not retryable this month).
         self.monthly_limit_reached = False
 

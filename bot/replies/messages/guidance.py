@@ -66,3 +66,12 @@ RICH_MENU_AREAS = (
     ("カレンダー", "カレンダー"),
     ("ヘルプ", "ヘルプ"),
 )
+RICH_MENU_HINTS = ("ダッシュボード", "次の会議", "予定の登録", "使い方")  # under each label
+
+# --- 「会議」 in the 1:1 chat (the rich menu's button) ----------------------------------------------
+MEETING_PRIVATE_INTRO = "あなたが参加しているネットワークの、次の会議です。"
+MEETING_PRIVATE_ENTRY = "\n\n【{network}】\n{when}\n場所：{place}"
+MEETING_PRIVATE_NONE = (
+    "まだどのネットワークにも登録されていないようです。\n"
+    "ネットワークのグループで「団体登録 団体名」と送ると、ここに次の会議が表示されます。"
+)
