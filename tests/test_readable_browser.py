@@ -149,7 +149,11 @@ def test_the_map_of_forty_organizations_folds_thin_lines_into_the_table(browser,
 
 
 # --- every dashboard page: axe, and the list at phone width -----------------------------------------
-def test_every_dashboard_page_passes_axe_and_the_list_fits_a_phone(browser, served, runtime, session, clock):  # noqa: F811
+ONE_LINE = """n => { const r = document.createRange(); r.selectNodeContents(n);
+  const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top))); return tops.size === 1; }"""
+
+
+def test_every_dashboard_page_passes_axe_and_the_list_fits_a_phone(browser, served, runtime, session, clock, tmp_path):  # noqa: F811
     demo = generate_demo(session, clock.now(), months=2)
     session.commit()
     base = f"{served}/dashboard/n/{demo.network_id}"
@@ -164,9 +168,8 @@ def test_every_dashboard_page_passes_axe_and_the_list_fits_a_phone(browser, serv
         assert axe_problems(page) == []
     # At 375 px the list page's filter bar keeps 「絞り込む」 on one line and nothing scrolls sideways.
     page.goto(f"{base}/threads")
-    button = page.get_by_role("button", name="絞り込む").bounding_box()
-    line = page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)")
-    assert button is not None and button["height"] < 2 * line + 20
+    page.screenshot(path=str(tmp_path / "threads-375.png"), full_page=True)
+    assert page.get_by_role("button", name="絞り込む").evaluate(ONE_LINE), "「絞り込む」 wraps"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
@@ -189,9 +192,12 @@ def test_the_simulator_fits_a_phone_and_passes_axe(browser, database_url, tmp_pa
         time.sleep(0.3)
         edge = card.evaluate("n => n.getBoundingClientRect().right")
         assert edge <= PHONE["width"], f"the card is cut off at {edge}px"
+        holder = "n => { const c = n.closest('.flex-msg'); return c.scrollWidth <= c.clientWidth + 1; }"
+        assert card.evaluate(holder), "the card scrolls sideways in its message"
         assert card.evaluate("n => n.scrollWidth <= n.clientWidth + 1")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         card.scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "simulator-375.png"))
         publish(card, tmp_path, "help-card.png")
         assert axe_problems(page) == []
         context.close()
