@@ -30,7 +30,7 @@ TITLES = {
     EventKind.WATCH: "気にかけています",
     EventKind.OUTCOME: "結果の記録",
     EventKind.REOPENED: "再開",
-    EventKind.RETRACTED: "投稿の取り消し（LINEの送信取消）",
+    EventKind.RETRACTED: "投稿の取り消し（送信取消）",
     EventKind.EDITED: "要約の編集",
     EventKind.FOLLOWUP: "フォローアップ",
     EventKind.FLAGGED: "会議の議題へ",
@@ -93,10 +93,10 @@ def followup_title(step: str, settings: NetworkSettings) -> str:
 
 def _retracted(detail: dict[str, Any], thread: Thread) -> tuple[str, list[str]]:
     if detail.get("response_id"):
-        return "返信の取り消し（LINEの送信取消）", ["返信の本文を消しました。"]
+        return "返信の取り消し（送信取消）", ["返信の本文を消しました。"]
     if detail.get("original_only"):
         return "元のメッセージの送信取消", ["伏せて記録した要約は残っています。"]
-    lines = ["投稿した方がLINEで送信を取り消したため、本文を消しました。"]
+    lines = ["投稿した方が送信を取り消したため、本文を消しました。"]
     if thread.is_open:
         lines.append("困りごとは受付中のままです。終わっていれば結果を記録してください。")
     return TITLES[EventKind.RETRACTED], lines
