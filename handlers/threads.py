@@ -12,6 +12,7 @@ from models.areas import add_areas, area_names
 from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
 from models.classify import guess_area, guess_category
 from models.network import Network
+from models.privacy import mask
 from models.thread_list import ListFilter, open_threads_page
 
 LIST_PAGE = 10  # threads per message of 一覧
@@ -157,7 +158,7 @@ def _list_filter(ctx: Context, net: Network, label: str) -> ListFilter | None:
     ctx.reply(
         compose.text(
             messages.LIST_FILTER_UNKNOWN.format(
-                filter=label,
+                filter=mask(label).text,  # echoed words are queued in the database: masked
                 areas="、".join(areas) or messages.LIST_FILTER_NO_AREAS,
                 categories="、".join(CATEGORIES),
             )

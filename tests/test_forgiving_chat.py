@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from test_followups import tick as follow_up_tick
 
-from models import Response, Thread, ThreadEvent
+from models import OutboxMessage, Response, Thread, ThreadEvent
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -74,6 +74,16 @@ def test_a_slip_gets_a_suggestion_and_its_button_sends_the_command(world, net, s
     assert "もしかして『一覧』ですか？" in bob.says(group, "一欄").text
     assert "もしかして『ヘルプ』ですか？" in bob.says(None, "へるぷ").text
     assert not bob.says(group, "会議室を予約しました")
+
+
+def test_a_suggestion_never_carries_raw_identifiers(world, net, session):
+    group, _, bob, *_ = net
+    slip = bob.says(group, "困りこと 田中さん（090-1234-5678）の見守り")
+    assert "［電話番号］" in slip.text and "5678" not in str(slip.messages)
+    session.expire_all()
+    queued = session.scalars(select(OutboxMessage.messages)).all()
+    session.commit()
+    assert "5678" not in str(queued) and "田中さん" not in str(queued)
 
 
 # --- quick replies on the last message ----------------------------------------------------------------

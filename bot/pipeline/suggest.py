@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jaconv
 from rapidfuzz.distance import Levenshtein
@@ -32,6 +33,7 @@ FIRST_WORD = re.compile(r"(?P<head>\S+)(?:\s+(?P<rest>.*))?", re.DOTALL)
 LONGEST_WORD = 12  # longer first words are sentences
 
 
+@lru_cache(maxsize=4096)  # the registry's words are folded for every unmatched message
 def fold(text: str) -> str:
     """How a command word reads, whatever way it was typed."""
     text = unicodedata.normalize("NFKC", text).strip().lower().lstrip("#")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.replies import compose, messages
+from models.privacy import mask
 
 Message = dict[str, Any]
 MESSAGE_ACTION_TEXT_LIMIT = 300  # LINE: a message action sends at most 300 characters
@@ -38,7 +39,12 @@ def help_topic(topic: str, entries: list[tuple[str, str]]) -> Message:
 
 
 def suggestion(command: str, word: str) -> Message:
-    """「もしかして『…』ですか？」 with a button that sends the corrected command (nothing is done on a guess)."""
+    """「もしかして『…』ですか？」 with a button that sends the corrected command (nothing is done on a guess).
+
+    The sender's words are masked first: the card is queued in the outbox (the database) like any
+    message, and raw identifiers never reach it. The button then sends the masked text.
+    """
+    command = mask(command).text
     shown = command if len(command) <= messages.SUGGEST_SHOWN_LIMIT else command[: messages.SUGGEST_SHOWN_LIMIT] + "…"
     question = messages.SUGGEST_TITLE.format(command=shown)
     if len(command) > MESSAGE_ACTION_TEXT_LIMIT:

@@ -4,7 +4,7 @@ list, registration hints, the rich menu, and the own-thread and duplicate-answer
 from __future__ import annotations
 
 # --- ヘルプ: a card with five topics ------------------------------------------------------
-HELP_CARD_ALT = "重ね（Kasane）の使い方：投稿・答える・結果・会議・ダッシュボード"
+HELP_CARD_ALT = "【使い方】投稿・答える・結果・会議・ダッシュボード"
 HELP_CARD_TITLE = "使い方"
 HELP_CARD_INTRO = "知りたいことを押してください。"
 # topic key -> (button label, one line on the card)
