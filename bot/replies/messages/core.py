@@ -43,14 +43,7 @@ PLEASE_REGISTER = (
 )
 
 # --- help --------------------------------------------------------------------
-HELP_TITLE = "使い方"
-HELP_FOOTER = "分からないときは、世話役の方にお声がけください。"
-
-
-def help_text(commands: list[tuple[str, str]]) -> str:
-    lines = [f"・{usage}\n　{what}" for usage, what in commands]
-    return "【" + HELP_TITLE + "】\n" + "\n".join(lines) + "\n\n" + HELP_FOOTER
-
+HELP_FOOTER = "分からないときは、世話役の方にお声がけください。"  # under each topic of ヘルプ (messages/guidance.py)
 
 # --- errors -----------------------------------------------------------------
 SORRY_FAILED = "すみません、うまく処理できませんでした。少し時間をおいて、もう一度お試しください。"

@@ -105,10 +105,7 @@ REFERRAL_DESTINATIONS = (
 )
 END_REASONS = ("本人が希望しない", "連絡が取れない", "対応できる資源がない（狭間）", "制度の要件外", "その他")
 
-LIST_TITLE = "受付中の困りごと（古い順）"
-LIST_LINE = "#{number}　{age}　{category}　伝手{connections}・申し出{offers}"
 LIST_EMPTY = "受付中の困りごとはありません。"
-LIST_MORE = "ほか {count} 件（ダッシュボードでご覧ください）"
 AGE_DAYS = "{days}日前"
 AGE_TODAY = "今日"
 
