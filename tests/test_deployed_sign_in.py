@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 from conftest import SECRET, TOKEN
+from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
 
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
-from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -11,8 +11,9 @@ from faults import REPO, clean_environment
 PROBE = """
 import json, sys
 import bot, bot.replies.cards, handlers, jobs
+wings = ('bot.web', 'bot.app', 'bot.simulator', 'bot.fakeline')
 print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'werkzeug', 'waitress'})
-                 + sorted(m for m in sys.modules if m.startswith(('bot.web', 'bot.app', 'bot.simulator', 'bot.fakeline')))))
+                 + sorted(m for m in sys.modules if m.startswith(wings))))
 """
 
 
