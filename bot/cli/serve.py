@@ -8,11 +8,13 @@ and the chat simulator to the product's app.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
 from bot.cli.database import prepare_database_apart
 from bot.cli.main import UsageError, command, wait_for_signal
+from bot.cli.stopping import StopOnSignal
 from bot.config import Config
 from bot.runtime import LineChannel, Runtime
 
@@ -92,17 +94,18 @@ def serve(args: argparse.Namespace, config: Config) -> int:
             start_scheduler(runtime)
     if child is not None:
         child.watch()
-    wait_for_signal(lambda: (runtime.shutdown(), server.close()))
+    stopping = StopOnSignal(runtime.stop.set).install()
     log.info("Kasane is listening on http://%s:%s (webhook: /callback, health: /healthz)", host, port)
     if config.simulator:
         log.info("simulator: open http://%s:%s/simulator in a browser", host, port)
-    try:
-        server.run()
-    except (OSError, ValueError):
-        pass  # closed by the signal handler
+    stopping.serve(server)
     if child is not None:
         child.stop()
     runtime.shutdown()
+    log.info("stopped")
+    # What is left is freed by the exit itself: a last collection over everything loaded took
+    # 1.5-2 s of CPU (measured), a stop timeout's worth under systemd on a busy machine.
+    gc.freeze()
     return 0
 
 
@@ -171,6 +174,8 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     if sender is not None:
         sender.stop()
     runtime.shutdown()
+    log.info("%s stopped", "sender" if role == "send" else "worker")
+    gc.freeze()  # see serve(): no last collection over everything loaded at exit
     return 0
 
 
