@@ -10,6 +10,7 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import metrics
 from bot.runtime import Runtime
 from jobs import ScheduledJob, load_all
 
@@ -22,7 +23,9 @@ def run_job(runtime: Runtime, job: ScheduledJob) -> None:
             job.run(session, runtime.clock.now(), links=runtime.links)
     except Exception:
         log.exception("job %s failed; it will run again at its next time", job.name)
+        metrics.job_ran(job.name, ok=False)
         return
+    metrics.job_ran(job.name, ok=True)
     runtime.sender.wake()
 
 

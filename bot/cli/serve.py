@@ -12,6 +12,7 @@ import gc
 import logging
 import sys
 
+from bot import metrics
 from bot.cli.database import prepare_database_apart
 from bot.cli.main import UsageError, command, wait_for_signal
 from bot.cli.stopping import StopOnSignal
@@ -70,6 +71,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         clock = simulated_clock(args.simulate_time, config) if args.simulate_time is not None else None
     elif args.simulate_time is not None:
         raise UsageError("--simulate-time works only in simulator mode (without LINE credentials)")
+    metrics.prepare(config)  # before any process counts anything, and before the fork
     prepare_database_apart(config)
     embedded = config.get("worker", "embedded") and not args.no_worker
     threads = embedded and worker_in_threads(config, clock is not None)
@@ -81,6 +83,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     app = _web_app(config, clock)
     runtime = app.extensions["kasane"]
     said_at_start(runtime)
+    start_metrics_listener(runtime)
     host, port = config.get("server", "host"), config.get("server", "port")
     try:
         server = create_server(app, host=host, port=port, threads=config.get("server", "threads"))
@@ -107,6 +110,12 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     # 1.5-2 s of CPU (measured), a stop timeout's worth under systemd on a busy machine.
     gc.freeze()
     return 0
+
+
+def start_metrics_listener(runtime: Runtime) -> None:
+    from bot.web.metrics import start_listener
+
+    start_listener(runtime)
 
 
 def _web_app(config: Config, clock: object | None):  # type: ignore[no-untyped-def]
@@ -193,6 +202,9 @@ def _configure_worker(parser: argparse.ArgumentParser) -> None:
     configure=_configure_worker,
 )
 def worker(args: argparse.Namespace, config: Config) -> int:
+    directory = metrics.prepare(config)
+    if directory is not None and args.parent is None and not config.get("metrics", "directory"):
+        log.warning("metrics: set [metrics] directory, shared with the web process, for /metrics to count this worker")
     if args.parent is None:
         prepare_database_apart(config)
     return run_worker(args, config, parent=args.parent, role=args.role)

@@ -22,6 +22,8 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
 )
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -109,10 +111,14 @@ class LineGateway:
         self.timeout = timeout
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Result:
+        endpoint = getattr(fn, "__name__", "call").removesuffix("_with_http_info")
         try:
             response = fn(*args, _request_timeout=self.timeout, **kwargs)
         except Exception as exc:  # sorted by classify; anything else re-raises there
-            return classify(exc)
+            result = classify(exc)
+            metrics.line_answered(endpoint, result.status)
+            return result
+        metrics.line_answered(endpoint, response.status_code)
         headers = response.headers or {}
         sent = getattr(response.data, "sent_messages", None) or []
         return Result(
