@@ -1,9 +1,10 @@
 """Logs an operator can search: text or JSON lines, levels per logger, and the event each line is about.
 
 ``[log] format = "json"`` writes one JSON object per line (python-json-logger). Every line written
-while the worker handles an event carries that event's ``webhookEventId``, and, once the handler
-knows them, the network's id and the thread's number: never the text, which only the sealed
-inbox and the masked summary ever hold. In text format they follow the message in brackets.
+while the worker handles an event carries that event's ``webhookEventId`` (``event_id``) and,
+once the handler knows them, the network's id and the thread's number (``network_id``,
+``thread_number``): never the text, which only the sealed inbox and the masked summary hold.
+In text format they follow the message in brackets.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ DEFAULT_LEVELS = {
     # waitress warns "Task queue depth is N" for every queued request under a burst.
     "waitress.queue": "ERROR",
 }
-FIELDS = ("event_id", "network_id", "thread")
+# Not "thread": a LogRecord already has that attribute (the thread id).
+FIELDS = ("event_id", "network_id", "thread_number")
 
 # What the current event is about, for the lines logged while it is handled (one per thread).
 _about: ContextVar[dict[str, Any] | None] = ContextVar("kasane_log_about", default=None)
@@ -45,7 +47,7 @@ def note(*, network_id: int | None = None, thread: int | None = None) -> None:
     if network_id is not None:
         about["network_id"] = network_id
     if thread is not None:
-        about["thread"] = thread
+        about["thread_number"] = thread
 
 
 class EventFields(logging.Filter):

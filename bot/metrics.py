@@ -13,17 +13,20 @@ prometheus-client decides at import whether it counts in files: nothing here imp
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0)
@@ -90,36 +93,62 @@ class _Metrics:
 
 
 _metrics: _Metrics | None = None
+_building = threading.Lock()
 
 
 def _get() -> _Metrics:
     global _metrics
     if _metrics is None:
-        _metrics = _Metrics()
+        with _building:  # sixteen sending threads may count their first answer at once
+            if _metrics is None:
+                _metrics = _Metrics()
     return _metrics
+
+
+def _never_raises(count: Callable[P, None]) -> Callable[P, None]:
+    """Counting is never worth a lost event or a failed send: a failure is logged, once."""
+
+    @functools.wraps(count)
+    def safely(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            count(*args, **kwargs)
+        except Exception:
+            if count.__name__ not in _failed:
+                _failed.add(count.__name__)
+                log.exception("metrics: %s failed; later failures are not logged", count.__name__)
+
+    return safely
+
+
+_failed: set[str] = set()
 
 
 # --- what the processes count -----------------------------------------------------------------
 
 
+@_never_raises
 def webhook_answered(status: int, seconds: float) -> None:
     m = _get()
     m.webhook_requests.labels(str(status)).inc()
     m.webhook_ack.observe(seconds)
 
 
+@_never_raises
 def event_handled(outcome: str) -> None:
     _get().events.labels(str(outcome)).inc()
 
 
+@_never_raises
 def message_sent(seconds: float) -> None:
     _get().send_latency.observe(max(0.0, seconds))
 
 
+@_never_raises
 def line_answered(endpoint: str, status: int) -> None:
     _get().line_responses.labels(endpoint, str(status)).inc()
 
 
+@_never_raises
 def job_ran(job: str, ok: bool) -> None:
     m = _get()
     m.job_runs.labels(job).inc()

@@ -241,6 +241,7 @@ class InboxProcessor:
     def handle(self, session: Session, key: str, payload: bytes | None, received_at: datetime) -> EventOutcome:
         with logs.event_context(key):
             outcome = self._handle(session, key, payload, received_at)
+            log.debug("event %s: %s", key, outcome)  # with the network and thread the handler found
         metrics.event_handled(outcome)
         return outcome
 
