@@ -7,6 +7,7 @@ reported with the file and the key, instead of surfacing later as a confusing er
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,10 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("log", "format"): ("text", "json"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }
+# Strings of a set shape.
+PATTERNS: dict[tuple[str, str], tuple[str, str]] = {
+    ("backup", "time"): (r"([01][0-9]|2[0-3]):[0-5][0-9]", "a time HH:MM"),
+}
 # Keys that were renamed: a clear line beats "unknown key".
 RENAMED: dict[tuple[str, str], str] = {
     ("sender", "in_process"): "[worker] embedded",
@@ -149,6 +154,9 @@ def _check_type(where: str, section: str, key: str, value: Any) -> Any:
     choices = CHOICES.get((section, key))
     if choices is not None and value not in choices:
         raise ConfigError(f"{where}: [{section}] {key} must be one of {', '.join(choices)}, got {value!r}")
+    pattern = PATTERNS.get((section, key))
+    if pattern is not None and not re.fullmatch(pattern[0], value):
+        raise ConfigError(f"{where}: [{section}] {key} must be {pattern[1]}, got {value!r}")
     return value
 
 

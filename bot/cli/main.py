@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "bot.cli.meetings",
     "bot.cli.caselog",
     "bot.cli.demo",
+    "bot.cli.backup",
 ]
 
 

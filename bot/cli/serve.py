@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
+import threading
 
 from bot import metrics
 from bot.cli.database import prepare_database_apart
@@ -58,6 +60,8 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     from bot.scheduler import start_scheduler
     from bot.worker_process import ChildProcess
 
+    # At once: a SIGTERM while starting (systemd stopping a slow start) must stop it in order too.
+    stopping = StopOnSignal().install()
     if args.host:
         config.values["server"]["host"] = args.host
     if args.port:
@@ -97,7 +101,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
             start_scheduler(runtime)
     if child is not None:
         child.watch()
-    stopping = StopOnSignal(runtime.stop.set).install()
+    stopping.on_stop = runtime.stop.set
     log.info("Kasane is listening on http://%s:%s (webhook: /callback, health: /healthz)", host, port)
     if config.simulator:
         log.info("simulator: open http://%s:%s/simulator in a browser", host, port)
@@ -157,6 +161,9 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     from bot.store.wakeup import database_wakeup
     from bot.worker_process import ChildProcess, die_with_parent, lower_priority
 
+    stop_early = threading.Event()  # a SIGTERM while starting: stop as soon as there is something to stop
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_early.set())
     lower_priority(config.get("worker", "nice"))
     sender = None
     if role == "handle":  # forked before this process has threads or connections
@@ -168,6 +175,9 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     else:
         said_at_start(runtime)
     stopped = wait_for_signal(runtime.stop.set)
+    if stop_early.is_set():
+        log.info("stopping (signal received while starting)")
+        runtime.stop.set()
     if role == "send":
         runtime.start_sender(database_wakeup(runtime.engine, OUTBOX_CHANNEL))
         log.info("sender %s: sending the outbox", runtime.sender.name)
