@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "bot.cli.caselog",
     "bot.cli.demo",
     "bot.cli.backup",
+    "bot.cli.doctor",
 ]
 
 

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 ENDPOINTS = ("reply", "push", "profile", "group_summary", "group_member_profile")
+# The channel's settings (bot/fakeline/channel.py).
+ENDPOINTS += ("bot_info", "webhook_endpoint", "set_webhook_endpoint", "webhook_test")
 
 
 @dataclass

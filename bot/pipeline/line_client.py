@@ -20,6 +20,7 @@ from linebot.v3.messaging import (
     MessagingApi,
     PushMessageRequest,
     ReplyMessageRequest,
+    TestWebhookEndpointRequest,
 )
 
 from bot import metrics
@@ -146,3 +147,20 @@ class LineGateway:
 
     def close(self) -> None:
         self._client.close()
+
+    # --- the channel's settings (kasane doctor) ---------------------------------------------------
+    def bot_info(self) -> Result:
+        return self._call(self._api.get_bot_info_with_http_info)
+
+    def webhook_endpoint(self) -> Result:
+        return self._call(self._api.get_webhook_endpoint_with_http_info)
+
+    def test_webhook(self, endpoint: str) -> Result:
+        """LINE POSTs to ``endpoint`` as its console's Verify does, and says how that went."""
+        return self._call(self._api.test_webhook_endpoint_with_http_info, TestWebhookEndpointRequest(endpoint=endpoint))
+
+    def message_quota(self) -> Result:
+        return self._call(self._api.get_message_quota_with_http_info)
+
+    def message_quota_consumption(self) -> Result:
+        return self._call(self._api.get_message_quota_consumption_with_http_info)
