@@ -90,7 +90,15 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     start_metrics_listener(runtime)
     host, port = config.get("server", "host"), config.get("server", "port")
     try:
-        server = create_server(app, host=host, port=port, threads=config.get("server", "threads"))
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=config.get("server", "threads"),
+            # waitress drops X-Forwarded-* unless told otherwise; with trusted proxies configured,
+            # Werkzeug's ProxyFix (bot/web/https.py) believes exactly that many of them instead.
+            clear_untrusted_proxy_headers=not config.get("server", "trusted_proxies"),
+        )
     except OSError as exc:
         if child is not None:
             child.stop()
