@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
-from sqlalchemy import text
+from flask import Flask, jsonify, request
 
 from bot.pipeline.webhook import SessionsExceptWebhook, blueprint
 from bot.runtime import Runtime
-from bot.web import calendar, dashboard
+from bot.web import calendar, dashboard, health, https, metrics
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -26,13 +25,15 @@ def create_app(runtime: Runtime) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        try:
-            with runtime.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
+        if request.args.get("deep"):
+            healthy, found = health.deep(runtime)
+            return jsonify(status="ok" if healthy else "unavailable", mode=mode, **found), (200 if healthy else 503)
+        if not health.database_answers(runtime):
             return jsonify(status="unavailable", database=False), 503
         return jsonify(status="ok", mode=mode)
 
+    https.register(app, runtime.config)
+    metrics.register(app, runtime)
     calendar.register(app, runtime)
     dashboard.register(app, runtime)
     return app

@@ -7,6 +7,7 @@ reported with the file and the key, instead of surfacing later as a confusing er
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "threads": (int, 16),
         "public_url": (str, ""),
         "secret_key": (str, ""),
+        # Reverse proxies in front whose X-Forwarded-For/-Proto are believed (Caddy alone: 1).
+        "trusted_proxies": (int, 0),
     },
     "scheduler": {
         "enabled": (bool, True),
@@ -45,6 +48,26 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "max_attempts_age_hours": (float, 23.0),
         "lease_seconds": (float, 30.0),
     },
+    "log": {
+        "format": (str, "text"),
+        "level": (str, "INFO"),
+        "levels": (dict, {}),  # logger name -> level, e.g. {"bot.pipeline.sender" = "DEBUG"}
+    },
+    "metrics": {
+        "address": (str, ""),  # host:port of a listener serving only /metrics
+        "token": (str, ""),  # bearer token for /metrics on the main port
+        "directory": (str, ""),  # prometheus-client's multiprocess files; empty: a private temporary one
+    },
+    "health": {
+        "heartbeat_timeout": (float, 60.0),
+        "max_waiting_age": (float, 120.0),
+    },
+    "backup": {
+        "enabled": (bool, False),
+        "time": (str, "03:30"),
+        "directory": (str, "backups"),
+        "keep": (int, 14),
+    },
 }
 
 # Numbers outside these bounds are mistakes, not tuning.
@@ -52,6 +75,19 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("worker", "nice"): (0, 19),
     ("worker", "poll_interval"): (0.01, 60),
     ("sender", "concurrency"): (1, 64),
+    ("server", "trusted_proxies"): (0, 5),
+    ("backup", "keep"): (1, 1000),
+    ("health", "heartbeat_timeout"): (5, 86400),
+    ("health", "max_waiting_age"): (1, 86400),
+}
+# Strings that must be one of a few words.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("log", "format"): ("text", "json"),
+    ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+# Strings of a set shape.
+PATTERNS: dict[tuple[str, str], tuple[str, str]] = {
+    ("backup", "time"): (r"([01][0-9]|2[0-3]):[0-5][0-9]", "a time HH:MM"),
 }
 # Keys that were renamed: a clear line beats "unknown key".
 RENAMED: dict[tuple[str, str], str] = {
@@ -63,6 +99,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "KASANE_LINE_CHANNEL_ACCESS_TOKEN": ("line", "channel_access_token"),
     "KASANE_DATABASE_URL": ("database", "url"),
     "KASANE_SECRET_KEY": ("server", "secret_key"),
+    "KASANE_METRICS_TOKEN": ("metrics", "token"),
 }
 
 
@@ -114,6 +151,12 @@ def _check_type(where: str, section: str, key: str, value: Any) -> Any:
     low, high = RANGES.get((section, key), (None, None))
     if low is not None and high is not None and not low <= value <= high:
         raise ConfigError(f"{where}: [{section}] {key} must be between {low:g} and {high:g}, got {value}")
+    choices = CHOICES.get((section, key))
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: [{section}] {key} must be one of {', '.join(choices)}, got {value!r}")
+    pattern = PATTERNS.get((section, key))
+    if pattern is not None and not re.fullmatch(pattern[0], value):
+        raise ConfigError(f"{where}: [{section}] {key} must be {pattern[1]}, got {value!r}")
     return value
 
 

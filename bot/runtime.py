@@ -27,6 +27,7 @@ from bot.pipeline.registry import Registry, registry
 from bot.pipeline.sender import Sender
 from bot.pipeline.webhook import WebhookDoor
 from bot.store.db import make_engine, make_inbox_engine, make_session_factory
+from bot.store.heartbeat import Heartbeat
 from bot.store.keys import SecretKey, secret_key
 from bot.store.sealing import Sealer
 from bot.store.wakeup import LocalWakeup
@@ -82,12 +83,14 @@ class Runtime:
         if wakeup is None:
             wakeup = LocalWakeup()
             self.door.after_commit = wakeup.set
+        self.inbox.on_round = Heartbeat(self.sessions, "worker").maybe_beat
         self._thread("inbox", self._run_inbox, wakeup)
 
     def start_sender(self, wakeup: LocalWakeup | None = None) -> None:
         """Send the outbox in threads; ``wakeup`` as for ``start_inbox`` (default: this process's inbox)."""
         if wakeup is not None:
             self.sender.wakeup = wakeup
+        self.sender.on_round = Heartbeat(self.sessions, "sender").maybe_beat
         self._thread("sender", self._run_sender)
 
     def _run_inbox(self, wakeup: LocalWakeup) -> None:

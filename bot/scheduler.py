@@ -7,9 +7,11 @@ what must happen once is guaranteed by unique keys in the database, not by the s
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import metrics
 from bot.runtime import Runtime
 from jobs import ScheduledJob, load_all
 
@@ -22,7 +24,9 @@ def run_job(runtime: Runtime, job: ScheduledJob) -> None:
             job.run(session, runtime.clock.now(), links=runtime.links)
     except Exception:
         log.exception("job %s failed; it will run again at its next time", job.name)
+        metrics.job_ran(job.name, ok=False)
         return
+    metrics.job_ran(job.name, ok=True)
     runtime.sender.wake()
 
 
@@ -43,9 +47,56 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
+def schedule_backups(scheduler: BackgroundScheduler, runtime: Runtime) -> None:
+    """``[backup] enabled``: one backup a day at ``[backup] time``, by one worker (bot/store/backup.py)."""
+    config = runtime.config
+    if not config.get("backup", "enabled"):
+        return
+    hour, minute = (int(part) for part in config.get("backup", "time").split(":"))
+    scheduler.add_job(
+        run_daily_backup,
+        "cron",
+        hour=hour,
+        minute=minute,
+        args=(runtime,),
+        id="backup",
+        name="backup",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
+
+
+def run_daily_backup(runtime: Runtime) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.backup import DAILY_PREFIX, backup_directory, default_name, prune, recorded_backup
+
+    config = runtime.config
+    url = config.database_url
+    local = runtime.clock.now().astimezone(ZoneInfo(config.timezone))
+    directory = backup_directory(url, config.get("backup", "directory"))
+    output = directory / default_name(url, local, DAILY_PREFIX)
+    try:
+        made = recorded_backup(
+            runtime.sessions, url, output, lambda: datetime.now(UTC), slot=f"scheduled:{local.date().isoformat()}"
+        )
+    except Exception as exc:  # recorded in backup_runs for kasane doctor; logged here
+        log.error("backup: failed (%s)", exc)
+        metrics.job_ran("backup", ok=False)
+        return
+    metrics.job_ran("backup", ok=True)
+    if made is None:
+        log.info("backup: today's was taken by another worker")
+        return
+    removed = prune(directory, config.get("backup", "keep"))
+    log.info("backup: %s (%d bytes); %d old one(s) removed", made.path, made.size, len(removed))
+
+
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """Run the jobs in this process until the runtime shuts down."""
     scheduler = build_scheduler(runtime)
+    schedule_backups(scheduler, runtime)
     scheduler.start()
     runtime.on_shutdown.append(lambda: scheduler.shutdown(wait=False))
     return scheduler

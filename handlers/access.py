@@ -137,6 +137,7 @@ def group_network(ctx: Context) -> Network | None:
         found = ctx.session.scalar(NETWORK_OF_GROUP, {"group_id": ctx.group_id})
     if found is not None:
         memo["network", ctx.group_id] = found
+        ctx.about(network_id=found.id)
     return found
 
 
@@ -194,6 +195,8 @@ def thread(ctx: Context, net: Network, number: int | str) -> Thread | None:
     found = thread_by_number(ctx.session, net, value) if 0 < value < 2**31 else None
     if found is None:
         ctx.reply(compose.text(messages.THREAD_UNKNOWN.format(number=number)))
+    else:
+        ctx.about(thread=found.number)
     return found
 
 

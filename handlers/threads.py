@@ -48,6 +48,7 @@ def post(ctx: Context, text: str) -> None:
         category=guess_category(text),
         area=guess_area(text, areas),
     )
+    ctx.about(thread=thread.number)
     ctx.reply_topic = f"thread:{thread.id}"
     ctx.reply(cards.thread_card(thread, with_corrections=True, areas=areas))
     if masked.changed and ctx.user_id:

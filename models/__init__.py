@@ -12,6 +12,7 @@ from models.meeting import (
     MeetingSchedule,
 )
 from models.network import Friend, Member, Network, Organization, OrgKind, Role
+from models.operations import BackupRun, Heartbeat
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.server import ServerKey
 from models.thread import (
@@ -28,6 +29,8 @@ from models.thread import (
 )
 
 __all__ = [
+    "BackupRun",
+    "Heartbeat",
     "AgendaChange",
     "CalendarFeed",
     "MeetingAttendance",

@@ -61,14 +61,23 @@ def open_links(config: Config, sessions: sessionmaker[Session]) -> Links:
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["upgrade", "current"])
+    parser.add_argument(
+        "--sql", action="store_true", help="upgrade: print the SQL for a DBA instead of running it (PostgreSQL)"
+    )
 
 
 @command("db", help="database migrations", configure=_configure)
 def db(args: argparse.Namespace, config: Config) -> int:
-    from bot.store.migrate import current_revisions, head_revisions, upgrade
+    from bot.store.migrate import current_revisions, head_revisions, upgrade, upgrade_sql
 
+    if args.sql and args.action != "upgrade":
+        raise UsageError("--sql goes with `kasane db upgrade`")
     try:
-        if args.action == "upgrade":
+        if args.sql:
+            if is_sqlite(normalise_url(config.database_url)):
+                raise UsageError("--sql is for PostgreSQL (a DBA applies it); kasane serve migrates SQLite itself")
+            upgrade_sql(config.database_url)
+        elif args.action == "upgrade":
             upgrade(config.database_url)
             print("database is up to date")
         else:

@@ -34,6 +34,8 @@ COMMAND_MODULES = [
     "bot.cli.caselog",
     "bot.cli.demo",
     "bot.cli.richmenu",
+    "bot.cli.backup",
+    "bot.cli.doctor",
 ]
 
 
@@ -63,6 +65,15 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
+def _configure_logging(config: Config, verbose: bool) -> None:
+    from bot import logs
+
+    problem = logs.check_levels(config.get("log", "levels"))
+    if problem is not None:
+        raise ConfigError(f"{config.source}: {problem}")
+    logs.configure(config, verbose)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
@@ -86,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         config = load_config(args.config)
+        _configure_logging(config, args.verbose)
         return COMMANDS[args.command](args, config)
     except (ConfigError, UsageError) as exc:
         print(f"kasane: {exc}", file=sys.stderr)

@@ -15,6 +15,8 @@ ENDPOINTS = (
     "set_rich_menu_image",
     "set_default_rich_menu",
 )
+# The channel's settings (bot/fakeline/channel.py).
+ENDPOINTS += ("bot_info", "webhook_endpoint", "set_webhook_endpoint", "webhook_test")
 
 
 @dataclass

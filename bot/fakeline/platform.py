@@ -12,6 +12,7 @@ from typing import Any
 import flask
 
 from bot.fakeline.api import create_app
+from bot.fakeline.channel import ChannelSettings
 from bot.fakeline.faults import ENDPOINTS, Fault, FaultQueue, TokenBucket
 from bot.fakeline.ids import new_message_id, new_user_id
 from bot.fakeline.records import Delivery, RecordedRequest
@@ -36,8 +37,14 @@ class FakeLinePlatform:
         clock: Callable[[], datetime] | None = None,
         bot_user_id: str | None = None,
         rate_limit: float = 2000.0,
+        channel_secret: str | None = None,
     ) -> None:
         self.channel_access_token = channel_access_token
+        # Signs the webhook test's POST, as LINE signs every webhook (None: an empty key).
+        self.channel_secret = channel_secret
+        self.channel = ChannelSettings()
+        # A CA file the webhook test trusts besides the system's (a test's own HTTPS front).
+        self.webhook_tls_ca: str | None = None
         self.clock = clock or _utc_now
         self.bot_user_id = bot_user_id or new_user_id()
         self.lock = threading.Lock()
@@ -152,6 +159,26 @@ class FakeLinePlatform:
         if message.get("type") in ("text", "textV2", "sticker"):
             sent["quoteToken"] = self.world.issue_quote_token(to)
         return sent
+
+    # the channel's settings (LINE Developers console, LINE Official Account Manager)
+
+    def set_bot_info(
+        self, *, display_name: str | None = None, basic_id: str | None = None, chat_mode: str | None = None
+    ) -> None:
+        with self.lock:
+            if display_name is not None:
+                self.channel.display_name = display_name
+            if basic_id is not None:
+                self.channel.basic_id = basic_id
+            if chat_mode is not None:
+                self.channel.chat_mode = chat_mode
+                self.channel.mark_as_read_mode = "manual" if chat_mode == "chat" else "auto"
+
+    def set_webhook_endpoint(self, url: str | None, *, active: bool = True) -> None:
+        """The console's Webhook URL and its "Use webhook" switch."""
+        with self.lock:
+            self.channel.webhook_endpoint = url
+            self.channel.webhook_active = active
 
     # fault injection
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 
+from bot.fakeline.channel import register_channel_routes
 from bot.fakeline.ids import is_uuid
 from bot.fakeline.validation import Audience, audience_errors, push_errors, reply_errors
 
@@ -36,6 +37,7 @@ def register_routes(app: flask.Flask, platform: FakeLinePlatform) -> None:
     rich_menus.register(route)
     route("/_fake/health", "fake_health", lambda _platform: flask.jsonify(ok=True))
     route("/_fake/deliveries", "fake_deliveries", fake_deliveries)
+    register_channel_routes(app, platform)
 
 
 def error(status: int, message: str, **extra: Any) -> flask.Response:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import logs
 from bot.links import Links
 from bot.pipeline import outbox
 from models import Member, Network
@@ -87,6 +88,10 @@ class Context:
         return self.session.scalar(
             select(Member).where(Member.network_id == network.id, Member.line_user_id == self.user_id)
         )
+
+    def about(self, *, network_id: int | None = None, thread: int | None = None) -> None:
+        """What this event turned out to be about: every log line written while it is handled says so."""
+        logs.note(network_id=network_id, thread=thread)
 
     # --- answering ------------------------------------------------------------
     def reply(self, *messages: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from bot import metrics
 from bot.pipeline.line_client import Outcome, Result
 from bot.pipeline.lookups import store_lookup
 from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
@@ -118,6 +119,7 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
         via = result.via or "push"
         mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
         log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
+        metrics.message_sent((now - row.created_at).total_seconds())
         return True
     if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
         return retry_later_in(session, row, result, now, max_age)

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import logs, metrics
 from bot.links import Links
 from bot.pipeline.context import Context
 from bot.pipeline.registry import Registry
@@ -108,6 +109,7 @@ class InboxProcessor:
     settings: Any = None
     links: Links | None = None
     after_commit: Callable[[], None] = lambda: None
+    on_round: Callable[[], None] = lambda: None  # each loop of run_forever (the heartbeat)
     batch: int = 100
     # An inbox of its own (SQLite): events handled but not yet removed from it, and the highest
     # number handled, below which nothing is read again. (SQLite hands numbers out in commit
@@ -210,6 +212,7 @@ class InboxProcessor:
         log.info("inbox: handling webhook events")
         failures = 0
         while not stop.is_set():
+            self.on_round()
             wakeup.clear()  # before looking: a wake from now on is not lost
             try:
                 busy = self.run_once()
@@ -236,6 +239,13 @@ class InboxProcessor:
 
     # --- one event --------------------------------------------------------------------------
     def handle(self, session: Session, key: str, payload: bytes | None, received_at: datetime) -> EventOutcome:
+        with logs.event_context(key):
+            outcome = self._handle(session, key, payload, received_at)
+            log.debug("event %s: %s", key, outcome)  # with the network and thread the handler found
+        metrics.event_handled(outcome)
+        return outcome
+
+    def _handle(self, session: Session, key: str, payload: bytes | None, received_at: datetime) -> EventOutcome:
         try:
             raw = clean(json.loads(self.sealer.open(key, payload or b"")))
         except Unsealable as exc:

@@ -20,7 +20,10 @@ from linebot.v3.messaging import (
     MessagingApi,
     PushMessageRequest,
     ReplyMessageRequest,
+    TestWebhookEndpointRequest,
 )
+
+from bot import metrics
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +112,14 @@ class LineGateway:
         self.timeout = timeout
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Result:
+        endpoint = getattr(fn, "__name__", "call").removesuffix("_with_http_info")
         try:
             response = fn(*args, _request_timeout=self.timeout, **kwargs)
         except Exception as exc:  # sorted by classify; anything else re-raises there
-            return classify(exc)
+            result = classify(exc)
+            metrics.line_answered(endpoint, result.status)
+            return result
+        metrics.line_answered(endpoint, response.status_code)
         headers = response.headers or {}
         sent = getattr(response.data, "sent_messages", None) or []
         return Result(
@@ -140,3 +147,20 @@ class LineGateway:
 
     def close(self) -> None:
         self._client.close()
+
+    # --- the channel's settings (kasane doctor) ---------------------------------------------------
+    def bot_info(self) -> Result:
+        return self._call(self._api.get_bot_info_with_http_info)
+
+    def webhook_endpoint(self) -> Result:
+        return self._call(self._api.get_webhook_endpoint_with_http_info)
+
+    def test_webhook(self, endpoint: str) -> Result:
+        """LINE POSTs to ``endpoint`` as its console's Verify does, and says how that went."""
+        return self._call(self._api.test_webhook_endpoint_with_http_info, TestWebhookEndpointRequest(endpoint=endpoint))
+
+    def message_quota(self) -> Result:
+        return self._call(self._api.get_message_quota_with_http_info)
+
+    def message_quota_consumption(self) -> Result:
+        return self._call(self._api.get_message_quota_consumption_with_http_info)

@@ -74,6 +74,7 @@ class Sender:
         self.concurrency = max(1, concurrency)
         self.gather = gather
         self.wakeup: LocalWakeup = LocalWakeup()  # bot.app puts a watch on the database here when alone
+        self.on_round: Callable[[], None] = lambda: None  # each loop of run_forever (the heartbeat)
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -120,6 +121,7 @@ class Sender:
         last_round = 0.0
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="send") as pool:
             while in_flight or not stop.is_set():
+                self.on_round()
                 if stop.is_set():
                     grace = grace or time.monotonic() + STOP_GRACE
                     if time.monotonic() > grace:

@@ -14,16 +14,18 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from linebot.v3.webhook import SignatureValidator
 from sqlalchemy import Engine
 
+from bot import metrics
 from bot.store.group_commit import GroupCommit, GroupCommitTimeout
 from bot.store.inbox_writer import InboxWriteFailed, InboxWriter
 from bot.store.sealing import Sealer
@@ -159,9 +161,22 @@ class SessionsExceptWebhook(SecureCookieSessionInterface):
             return None  # Flask's null session: empty, never saved
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Secure when the public address is https, or when this request came over HTTPS (a
+        # trusted proxy said so: bot/web/https.py); a plain-http simulator must still sign in.
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
 
 @blueprint.post(CALLBACK_PATH)
 def callback() -> Response | tuple[str, int]:
+    started = time.perf_counter()
+    answer = _callback()
+    status = answer[1] if isinstance(answer, tuple) else answer.status_code
+    metrics.webhook_answered(status, time.perf_counter() - started)
+    return answer
+
+
+def _callback() -> Response | tuple[str, int]:
     door: WebhookDoor = current_app.extensions["kasane"].door
     if request.content_length is not None and request.content_length > MAX_BODY:
         return "payload too large", 413

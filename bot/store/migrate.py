@@ -37,3 +37,30 @@ def head_revisions(url: str) -> set[str]:
 
 def is_up_to_date(engine: Engine, url: str) -> bool:
     return current_revisions(engine) == head_revisions(url)
+
+
+def upgrade_sql(url: str) -> None:
+    """Print the SQL that brings the database from where it is to the head (Alembic's offline mode),
+    for a DBA to read and apply; from an empty database when it does not answer."""
+    import sys
+
+    from sqlalchemy.exc import OperationalError
+
+    from bot.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        current = sorted(current_revisions(engine))
+    except OperationalError:
+        print("-- the database did not answer: the SQL from an empty database", file=sys.stderr)
+        current = []
+    finally:
+        engine.dispose()
+    if len(current) > 1:
+        raise ValueError(f"the database has several heads ({', '.join(current)}); run kasane db upgrade")
+    heads = head_revisions(url)
+    if current and set(current) == heads:
+        print("-- the database is up to date: nothing to apply")
+        return
+    target = f"{current[0]}:heads" if current else "heads"
+    command.upgrade(alembic_config(url), target, sql=True)

@@ -76,6 +76,8 @@ def write_config(
     request_timeout: float = 2.0,
     scheduler: bool = False,
     threads: int = 4,
+    public_url: str = "",
+    trusted_proxies: int = 0,
 ) -> Path:
     def q(value: str) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
@@ -95,6 +97,8 @@ def write_config(
                 f"port = {port}",
                 f"threads = {threads}",
                 f"secret_key = {q(session_key)}",
+                f"public_url = {q(public_url)}",
+                f"trusted_proxies = {trusted_proxies}",
                 "[scheduler]",
                 f"enabled = {'true' if scheduler else 'false'}",
                 "[sender]",
