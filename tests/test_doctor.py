@@ -65,7 +65,9 @@ class Doctor:
 
 
 @pytest.fixture
-def doctor(tmp_path: Path, database_url: str):
+def doctor(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    # Relative paths ([backup] directory on PostgreSQL) resolve here, never in the repository.
+    monkeypatch.chdir(tmp_path)
     platform = FakeLinePlatform(TOKEN, channel_secret=CHANNEL_SECRET)
     platform.set_bot_info(display_name="ひかり市ささえあい", basic_id="@889kasane")
     platform.set_webhook_endpoint(PUBLIC + "/callback")

@@ -143,7 +143,7 @@ class Deployed:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bot", "--config", str(self.config), *args],
-            cwd=REPO,
+            cwd=self.tmp,  # relative paths ([backup] directory on PostgreSQL) stay out of the repository
             env=clean_environment(),
             capture_output=True,
             text=True,
