@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
 from bot.config import Config
-from bot.store.backup import BackupError, backup_directory, default_name, recorded_backup, restore
+from bot.store.backup import BackupError, backup_directory, default_name, recorded_backup, require_tools, restore
 
 
 def _configure_backup(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +26,10 @@ def backup(args: argparse.Namespace, config: Config) -> int:
         output = Path(args.output)
     else:
         output = backup_directory(url, config.get("backup", "directory")) / default_name(url, now)
+    try:
+        require_tools(url)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
     sessions = open_sessions(config)
     try:
         made = recorded_backup(sessions, url, output, lambda: datetime.now(UTC))

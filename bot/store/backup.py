@@ -151,6 +151,12 @@ def libpq(url: str) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), environment
 
 
+def require_tools(url: str) -> None:
+    """Refuse before anything else when the tools a backup of ``url`` needs are missing."""
+    if not is_sqlite(url):
+        _tool("pg_dump")
+
+
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
