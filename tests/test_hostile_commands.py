@@ -8,7 +8,6 @@ and never the generic apology "すみません、うまく処理できません�
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -21,12 +20,10 @@ from bot.fakeline import encode_body, new_group_id, new_room_id
 from bot.replies import messages
 from models import Base
 
-IN_CI = os.environ.get("CI") == "true"
 HOSTILE = settings(
     max_examples=30,
     deadline=None,
     database=None,
-    derandomize=IN_CI,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

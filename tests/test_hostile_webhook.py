@@ -13,7 +13,6 @@ import copy
 import http.client
 import json
 import logging
-import os
 import random
 import threading
 
@@ -27,12 +26,10 @@ from bot.fakeline import encode_body, sign
 from bot.replies import messages
 from models import Base
 
-IN_CI = os.environ.get("CI") == "true"
 HOSTILE = settings(
     max_examples=40,
     deadline=None,
     database=None,
-    derandomize=IN_CI,  # CI: the same examples every run; locally: new ones each time
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SECRETS = [SECRET, TOKEN, "test-session-key-not-secret"]

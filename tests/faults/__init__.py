@@ -56,6 +56,20 @@ RAW_PHONE_DIGITS = "31415926"
 # --- ports, configs, environments --------------------------------------------------------
 
 
+def fault_seed(label: str) -> int:
+    """The seed of one randomised fault run: ``KASANE_TEST_SEED`` when set, else a fresh one.
+
+    Printed first, on the real stderr (a run killed by a timeout still shows it) and on the
+    test's own output, so that a failing run can be repeated with ``KASANE_TEST_SEED=<seed>``.
+    """
+    chosen = os.environ.get("KASANE_TEST_SEED")
+    seed = int(chosen) if chosen else random.SystemRandom().randrange(10**6)
+    line = f"[{label}] seed={seed} (repeat with KASANE_TEST_SEED={seed})"
+    print(line, flush=True)
+    print(line, file=sys.__stderr__, flush=True)
+    return seed
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
