@@ -27,6 +27,42 @@ from bot.fakeline import (
 )
 
 
+def stored(engine: Any) -> str:
+    """Every row of every table the bot can write, in a stable order, as one string.
+
+    That is the database's tables and, on SQLite, the inbox file beside it (``bot.store.db.inbox_path``),
+    where the webhook writes: "nothing stored" compared on this sees the webhook's writes too.
+    """
+    from sqlalchemy import create_engine, inspect, text
+
+    from bot.store.db import inbox_path
+
+    engines = [("", engine)]
+    path = inbox_path(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        engines.append(("inbox file ", create_engine(f"sqlite:///{path}") if path.exists() else None))
+    out = []
+    for label, source in engines:
+        if source is None:
+            out.append(f"{label}: absent")
+            continue
+        with source.connect() as connection:
+            for table in sorted(inspect(connection).get_table_names()):
+                rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+                out.append(f"{label}{table}: {sorted(repr(tuple(r)) for r in rows)}")
+        if source is not engine:
+            source.dispose()
+    return "\n".join(out)
+
+
+def outcomes(engine: Any) -> dict[str, str]:
+    """How the worker handled each event it recorded: webhookEventId → outcome (models.EventOutcome)."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT event_key, outcome FROM webhook_events")).all())
+
+
 def render(message: dict[str, Any], names: dict[str, str]) -> str:
     """What a person would read: text, textV2 with @names, or a Flex card's texts and buttons."""
     kind = message.get("type")
