@@ -27,7 +27,7 @@ from faults import (
     free_port,
     write_config,
 )
-from jobs import ScheduledJob
+from jobs import ScheduledJob, reminders
 from jobs.followups import follow_up
 from models import OutboxMessage, ThreadEvent
 
@@ -143,7 +143,6 @@ def test_killed_while_sending_after_line_accepted_sends_once_after_restart(world
 
 
 def test_meeting_reminder_killed_before_and_after_commit_is_sent_once(world, networks, runtime, config):
-    reminders = pytest.importorskip("jobs.reminders")
     runtime.clock.set(TICK_AT)
 
     def dies_before_commit(session, now):
