@@ -13,6 +13,8 @@ bot's answers are what the fake LINE platform accepted after the outbox was drai
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,22 @@ from bot.fakeline import (
     new_user_id,
     sign,
 )
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Poll ``check`` until it returns something true, and return that; fail after ``timeout`` seconds.
+
+    The way to wait for another thread or process: a generous deadline that a healthy run never
+    comes near, instead of a sleep that hopes the other side was quick enough.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
+        time.sleep(0.01)
 
 
 def stored(engine: Any) -> str:
