@@ -58,6 +58,10 @@ class OutboxMessage(Base):
     sent_via: Mapped[str | None] = mapped_column(String(8))
     # What the message is about ("thread:12"), so a quote-reply to it finds its subject.
     topic: Mapped[str | None] = mapped_column(String(64))
+    # The network whose business it is (None: the person's own 1:1 business, a lookup): the
+    # dashboard's 送信の状況 lists only its own network's, even to a member of several.
+    # (No foreign key: adding one to SQLite's outbox would copy the table; see migration 0012.)
+    network_id: Mapped[int | None] = mapped_column(index=True)
 
 
 class SentMessage(Base):
