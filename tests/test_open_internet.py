@@ -5,21 +5,24 @@ or through the app where a process adds nothing.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES
 from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
 from sqlalchemy import func, select
-from test_deployed_sign_in import Deployment
+from test_deployed_sign_in import Browser, Deployment, eventually
 
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
 from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
 from bot.store.db import make_engine
-from models import Network
+from jobs.retention import erase_expired, trim_delivered_messages
+from models import Network, OutboxMessage
 
 
 def kasane(config: Path, *args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -138,3 +141,77 @@ def test_simulator_mode_refuses_postgres_unless_asked(tmp_path: Path, database_u
     config = simulator_config(tmp_path / "kasane.toml", database_url, free_port())
     done = kasane(config, "serve")
     assert done.returncode == 2 and "PostgreSQL" in done.stderr and "--simulator" in done.stderr
+
+
+# --- finding 3: nothing sensitive outlives its purpose ------------------------------------------
+
+
+def network_with_organizer(deployed: Deployment) -> tuple[str, str]:
+    """A group that invites the bot, organized by a friend of the bot: (group id, organizer's id)."""
+    group, alice = new_group_id(), new_user_id()
+    deployed.platform.add_group(group, "久留米ささえあいネット")
+    deployed.platform.add_member(group, alice, "社協 田中")
+    deployed.platform.add_friend(alice, "社協 田中")
+    line = WebhookBuilder(deployed.platform)
+    deployed.send(line.join(group))
+    deployed.send(line.text(group, alice, "団体登録 社会福祉協議会 フォーマル"))
+    deployed.send(line.follow(alice))
+    eventually(lambda: len(deployed.platform.deliveries(group)) >= 2, what="the bot's answers in the group")
+    return group, alice
+
+
+def outbox_text(database_url: str) -> str:
+    """Everything the outbox holds, as one string (what a copy of the database file would show)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(OutboxMessage.messages, OutboxMessage.last_error)).all()
+    finally:
+        engine.dispose()
+    return json.dumps([list(row) for row in rows], ensure_ascii=False)
+
+
+def test_the_outbox_keeps_no_sign_in_link_and_no_text_of_an_unsent_thread(line_mode: Deployment, database_url):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    group, alice = network_with_organizer(line_mode)
+    link = line_mode.login_link_from_chat(alice)
+    line = WebhookBuilder(line_mode.platform)
+    post = line.text(group, alice, "困りごと 駅前の独居の方の見守りを相談したいです")
+    line_mode.send(post)
+    eventually(lambda: "駅前の独居の方" in outbox_text(database_url), what="the thread card")
+    line_mode.send(line.unsend(group, alice, post["message"]["id"]))
+
+    eventually(lambda: "駅前の独居の方" not in outbox_text(database_url), what="the card's text erased")
+    eventually(lambda: "dashboard/login/" not in outbox_text(database_url), what="the sign-in link replaced")
+    assert "(link sent; not kept)" in outbox_text(database_url)
+    # The link itself still signs in: only the outbox's copy went.
+    assert "久留米ささえあいネット" in Browser().sign_in(link)
+
+
+def test_retention_and_the_30_day_trim_leave_the_outbox_without_text(world, runtime, clock):
+    group = world.group("久留米ささえあいネット")
+    world.invite_bot(group)
+    alice, bob = world.person("Alice"), world.person("Bob")
+    group.add(alice, bob)
+    alice.says(group, "団体登録 子ども食堂ひまわり")
+    bob.says(group, "団体登録 東部包括 フォーマル")
+    for endpoint in ("reply", "push"):  # the card is refused: a failed row keeps it
+        world.platform.fail_next(status=400, message="bad", endpoint=endpoint)
+    alice.says(group, "困りごと 通院の付き添いを探しています")
+    bob.says(group, "#1 手伝えます 車を出せます")
+    alice.says(group, "#1 解決")
+    assert "通院の付き添い" in outbox_text(runtime.config.database_url)
+    assert "車を出せます" in outbox_text(runtime.config.database_url)
+
+    clock.advance(timedelta(days=31))  # a month on: delivered rows keep their kinds only
+    with runtime.sessions.begin() as session:
+        assert trim_delivered_messages(session, clock.now()) > 0
+    text = outbox_text(runtime.config.database_url)
+    assert "車を出せます" not in text and "子ども食堂ひまわり" not in text and '"type": "text"' in text
+    assert "通院の付き添い" in text  # the failed row, still listed on 送信の状況
+
+    clock.advance(timedelta(days=6 * 365))  # past the five years: the thread's text goes everywhere
+    with runtime.sessions.begin() as session:
+        assert erase_expired(session, clock.now()) == 1
+    assert "通院の付き添い" not in outbox_text(runtime.config.database_url)

@@ -111,7 +111,7 @@ class Context:
             list(messages),
             now=self.now,
             dedupe_key=dedupe_key,
-            topic=topic,
+            topic=topic or self.reply_topic,  # a push while handling a thread is about that thread
             network_id=self.network_id,
         )
 
