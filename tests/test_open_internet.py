@@ -13,16 +13,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, TOKEN, USING_POSTGRES
+from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
 from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
+from harness import World
 from sqlalchemy import func, select
 from test_deployed_sign_in import Browser, Deployment, eventually
 
+from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
+from bot.runtime import build_runtime
+from bot.scheduler import run_job
 from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
 from bot.store.db import make_engine
+from jobs import load_all
 from jobs.retention import erase_expired, trim_delivered_messages
-from models import Network, OutboxMessage
+from models import Member, Network, Organization, OrganizationChange, OutboxMessage
 
 
 def kasane(config: Path, *args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -57,6 +62,7 @@ def line_mode(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
             secret=SECRET,
             token=TOKEN,
             session_key="",
+            approval="operator",  # the default: groups wait for an operator
         )
         deployed = Deployment(tmp_path, config, port, platform, [])
         try:
@@ -154,9 +160,11 @@ def network_with_organizer(deployed: Deployment) -> tuple[str, str]:
     deployed.platform.add_friend(alice, "社協 田中")
     line = WebhookBuilder(deployed.platform)
     deployed.send(line.join(group))
+    eventually(lambda: deployed.platform.deliveries(group), what="the bot's answer to its join")
+    deployed.cli("network", "approve", group, "--organizer", alice)
     deployed.send(line.text(group, alice, "団体登録 社会福祉協議会 フォーマル"))
     deployed.send(line.follow(alice))
-    eventually(lambda: len(deployed.platform.deliveries(group)) >= 2, what="the bot's answers in the group")
+    eventually(lambda: len(deployed.platform.deliveries(group)) >= 3, what="the bot's answers in the group")
     return group, alice
 
 
@@ -215,3 +223,78 @@ def test_retention_and_the_30_day_trim_leave_the_outbox_without_text(world, runt
     with runtime.sessions.begin() as session:
         assert erase_expired(session, clock.now()) == 1
     assert "通院の付き添い" not in outbox_text(runtime.config.database_url)
+
+
+# --- finding 8: networks exist only when someone trusted says so ----------------------------------
+
+
+def said_in(platform: FakeLinePlatform, chat: str) -> list[str]:
+    return [message.get("text", "") for delivery in platform.deliveries(chat) for message in delivery.messages]
+
+
+def test_a_group_waits_for_the_operator_who_names_its_organizer(line_mode: Deployment, database_url: str):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    group, alice, bob, carol = new_group_id(), new_user_id(), new_user_id(), new_user_id()
+    line_mode.platform.add_group(group, "だれかのグループ")
+    for person, name in ((alice, "社協 田中"), (bob, "自治会 佐藤"), (carol, "自治会 鈴木")):
+        line_mode.platform.add_member(group, person, name)
+    line = WebhookBuilder(line_mode.platform)
+
+    line_mode.send(line.join(group))
+    [waiting] = eventually(lambda: said_in(line_mode.platform, group), what="the one answer")
+    assert group in waiting and "承認" in waiting
+    # Nothing else happens in a group nobody approved: no answer, no change.
+    for text in ("団体登録 攻撃者 フォーマル", "困りごと 何か", "ヘルプ"):
+        line_mode.send(line.text(group, bob, text))
+    line_mode.send(line.text(alice, alice, "ヘルプ"))  # handled after them: its answer says they were
+    eventually(lambda: line_mode.platform.deliveries(alice), what="the 1:1 answer")
+    assert len(said_in(line_mode.platform, group)) == 1
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count(Organization.id))) == 0
+    engine.dispose()
+    listed = line_mode.cli("network", "list")
+    assert group in listed.split("waiting for approval")[1]
+
+    printed = line_mode.cli("network", "approve", group, "--organizer", alice)
+    assert "approved" in printed
+    eventually(lambda: any("団体登録" in text for text in said_in(line_mode.platform, group)[1:]), what="greeting")
+    before = len(said_in(line_mode.platform, group))
+    line_mode.send(line.text(group, bob, "団体登録 自治会 インフォーマル"))  # first to type: not organizer
+    line_mode.send(line.text(group, alice, "団体登録 社会福祉協議会 フォーマル"))
+    line_mode.send(line.text(group, carol, "団体登録 自治会 フォーマル"))  # a member may not flip the kind
+    line_mode.send(line.text(group, alice, "団体登録 自治会 フォーマル"))  # the organizer may, recorded
+    eventually(lambda: len(said_in(line_mode.platform, group)) >= before + 4, what="four answers")
+    answers = said_in(line_mode.platform, group)[before:]
+    assert "世話役になりました" not in "".join(answers)
+    assert sum("世話役だけです" in answer for answer in answers) == 1  # carol's, not alice's
+    with engine.connect() as connection:
+        roles = dict(connection.execute(select(Member.line_user_id, Member.role)).all())
+        assert roles == {alice: "organizer", bob: "member", carol: "member"}
+        kind = connection.scalar(select(Organization.kind).where(Organization.name == "自治会"))
+        changes = connection.execute(select(OrganizationChange.kind_before, OrganizationChange.kind_after)).all()
+    engine.dispose()
+    assert kind == "formal" and changes == [("informal", "formal")]
+
+
+def test_the_bot_leaves_a_group_nobody_approved(database_url: str, line_server, platform, clock):
+    config = make_config(
+        database_url, line_server.url, networks={"approval": "operator", "leave_unapproved_after_hours": 2.0}
+    )
+    app = create_app(build_runtime(config, clock=clock))
+    runtime = app.extensions["kasane"]
+    try:
+        world = World(app.test_client(), runtime, platform, SECRET)
+        group, late = world.group("だれかのグループ"), world.group("あとのグループ")
+        world.invite_bot(group)
+        clock.advance(timedelta(hours=1))
+        world.invite_bot(late)
+        clock.advance(timedelta(hours=1, minutes=1))
+        [leave] = [job for job in load_all() if job.name.endswith("leave_unapproved_groups")]
+        run_job(runtime, leave)
+        runtime.sender.drain()
+        assert platform.left_groups == [group.id]
+        assert "承認" not in world.send(world.line.text(group.id, world.person("Bob").id, "ヘルプ")).text
+    finally:
+        runtime.close()
