@@ -53,3 +53,22 @@ def waiting(session: Session) -> list[Network]:
 def overdue(session: Session, now: datetime, after: timedelta) -> list[Network]:
     """Waiting networks older than ``after``: the bot leaves their groups."""
     return [network for network in waiting(session) if network.created_at <= now - after]
+
+
+def may_approve(session: Session, line_user_id: str) -> bool:
+    """An organizer of an approved network may approve a waiting group from the dashboard."""
+    from models.network import Member
+
+    found = (
+        select(Member.id)
+        .join(Network, Network.id == Member.network_id)
+        .where(Member.line_user_id == line_user_id, Member.role == Role.ORGANIZER, Network.approved_at.is_not(None))
+        .limit(1)
+    )
+    return session.scalar(found) is not None
+
+
+def waiting_group(session: Session, group_id: str) -> Network | None:
+    """A waiting network by its group id only (never by number: nothing to count through)."""
+    found = session.scalar(select(Network).where(Network.group_id == group_id.strip()))
+    return found if found is not None and not found.approved and found.active else None

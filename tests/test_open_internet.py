@@ -17,7 +17,7 @@ from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
 from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
 from harness import World
 from sqlalchemy import func, select
-from test_deployed_sign_in import Browser, Deployment, eventually
+from test_deployed_sign_in import CSRF, Browser, Deployment, eventually
 
 from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
@@ -298,3 +298,29 @@ def test_the_bot_leaves_a_group_nobody_approved(database_url: str, line_server, 
         assert "承認" not in world.send(world.line.text(group.id, world.person("Bob").id, "ヘルプ")).text
     finally:
         runtime.close()
+
+
+def test_an_organizer_approves_a_waiting_group_from_the_dashboard(line_mode: Deployment, database_url: str):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    _, alice = network_with_organizer(line_mode)  # organizer of an approved network
+    waiting, bob = new_group_id(), new_user_id()
+    line_mode.platform.add_group(waiting, "新しいグループ")
+    line_mode.platform.add_member(waiting, bob, "自治会 佐藤")
+    line = WebhookBuilder(line_mode.platform)
+    line_mode.send(line.join(waiting))
+    eventually(lambda: said_in(line_mode.platform, waiting), what="the one answer")
+
+    browser = Browser()
+    home = browser.sign_in(line_mode.login_link_from_chat(alice))
+    token = CSRF.search(home).group(1)
+    status, _, page = browser.request(
+        line_mode.url + "/dashboard/approve", {"csrf_token": token, "group_id": "C" + "0" * 32}
+    )
+    assert status == 404 and "見つかりません" in page
+    status, _, page = browser.request(line_mode.url + "/dashboard/approve", {"csrf_token": token, "group_id": waiting})
+    assert status == 200 and "承認しました" in page
+    eventually(lambda: len(said_in(line_mode.platform, waiting)) == 2, what="the greeting")
+    line_mode.send(line.text(waiting, bob, "団体登録 自治会"))
+    eventually(lambda: len(said_in(line_mode.platform, waiting)) == 3, what="an answer, now approved")
+    assert "新しいグループ" in browser.request(line_mode.url + "/dashboard/")[2]  # alice organizes it
