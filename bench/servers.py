@@ -140,6 +140,8 @@ class Bench:
             f'url = "{database_url}"\n'
             "[server]\n"
             'host = "127.0.0.1"\n'
+            "[networks]\n"
+            'approval = "automatic"\n'  # the load's groups are networks at once
         )
         return path
 

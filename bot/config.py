@@ -62,6 +62,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "heartbeat_timeout": (float, 60.0),
         "max_waiting_age": (float, 120.0),
     },
+    "networks": {
+        # "operator": a group the bot joins waits for `kasane network approve` (or an organizer's
+        # approval on the dashboard); "automatic": approved at once (simulator mode always is).
+        "approval": (str, "operator"),
+        "leave_unapproved_after_hours": (float, 72.0),
+    },
     "backup": {
         "enabled": (bool, False),
         "time": (str, "03:30"),
@@ -77,12 +83,14 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("sender", "concurrency"): (1, 64),
     ("server", "trusted_proxies"): (0, 5),
     ("backup", "keep"): (1, 1000),
+    ("networks", "leave_unapproved_after_hours"): (0.01, 24 * 90),
     ("health", "heartbeat_timeout"): (5, 86400),
     ("health", "max_waiting_age"): (1, 86400),
 }
 # Strings that must be one of a few words.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("log", "format"): ("text", "json"),
+    ("networks", "approval"): ("operator", "automatic"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }
 # Strings of a set shape.
@@ -130,6 +138,11 @@ class Config:
     @property
     def timezone(self) -> str:
         return self.get("scheduler", "timezone")
+
+    @property
+    def approves_at_once(self) -> bool:
+        """Groups the bot joins are networks at once: in simulator mode, or when so configured."""
+        return self.simulator or self.get("networks", "approval") == "automatic"
 
     @property
     def simulator(self) -> bool:

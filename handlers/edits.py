@@ -8,6 +8,7 @@ from bot.replies import cards
 from handlers import access
 from handlers.threads import POST_PREFIX
 from models.casework import edit_summary, record_event, responses_of_message, retract, threads_of_message
+from models.outbox import erase_thread_messages
 from models.privacy import Masked, mask
 from models.thread import EventKind
 
@@ -33,6 +34,7 @@ def unsent(ctx: Context) -> None:
             retract(ctx.session, thread, ctx.now, actor=who)
     for response in responses_of_message(ctx.session, network_id, message_id):
         response.text = None
+        erase_thread_messages(ctx.session, [response.thread_id], ctx.now)  # the bot's notices quoted it
         record_event(ctx.session, response.thread, EventKind.RETRACTED, ctx.now, actor=who, response_id=response.id)
 
 

@@ -9,6 +9,7 @@ from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_command
 from bot.replies import compose, messages
 from models.dashboard import LOGIN_LINKS_PER_HOUR, coordinated_networks, links_issued_recently
+from models.outbox import BEARER_TOPIC
 
 describe("ログイン", "コーディネーター・世話役の方に、ダッシュボードのリンクをお送りします（1対1のトークで）", order=80)
 
@@ -31,6 +32,7 @@ def login(ctx: Context, args: str = "") -> None:
         ctx.reply(compose.text(messages.LOGIN_TOO_MANY))
         return
     link = ctx.links.issue_sign_in(ctx.session, ctx.user_id, ctx.now)
+    ctx.reply_topic = BEARER_TOPIC  # the outbox keeps a placeholder, not the link, once sent
     ctx.reply(
         compose.card(
             messages.LOGIN_CARD_ALT,

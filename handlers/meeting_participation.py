@@ -17,6 +17,7 @@ from models.meeting import ANSWERS, answer, feed_of, find_occurrence, next_meeti
 from models.meeting_agenda import change_agenda, record_discussed
 from models.meeting_rule import RuleError, iso_date, parse_past_date
 from models.membership import member_networks, organized_networks
+from models.outbox import BEARER_TOPIC
 
 NUMBERS = re.compile(r"#?(\d{1,7})")
 
@@ -150,6 +151,7 @@ def calendar(ctx: Context, args: str = "") -> None:
         ctx.reply(compose.text(messages.MEETING_CALENDAR_NOT_ORGANIZER))
         return
     body = messages.MEETING_CALENDAR_INTRO
+    ctx.reply_topic = BEARER_TOPIC  # the outbox keeps a placeholder, not the URLs, once sent
     for network in networks:
         url = ctx.links.calendar(feed_of(ctx.session, network, ctx.now).token)
         name = network.name or messages.MEETING_UNNAMED_NETWORK

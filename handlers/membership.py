@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from bot.pipeline.context import Context
 from bot.pipeline.outbox import enqueue_lookup
-from bot.pipeline.registry import command_words, describe, on_command, on_event
+from bot.pipeline.registry import command_words, describe, gate, on_command, on_event
 from bot.replies import compose, messages
-from models import OrgKind
+from handlers import access
+from models import Network, OrgKind
+from models.approval import AUTOMATIC, approve
 from models.membership import (
     ORG_NAME_LIMIT,
+    change_kind,
     deactivate_network,
     find_member,
     network_for_group,
@@ -27,13 +30,44 @@ describe("団体登録 団体名 フォーマル／インフォーマル", "あ�
 command_words("団体登録", "だんたいとうろく", takes_args=True, reading=True)  # its reading: for 「もしかして…？」
 
 
+@gate
+def approved_groups_only(ctx: Context) -> bool:
+    """In a group, only an approved network's events reach the handlers: a group nobody approved
+    gets the join answer and nothing else (issue 18, finding 8). 1:1 chats pass."""
+    if not ctx.group_id or ctx.event_type in ("join", "leave"):
+        return True
+    network = access.group_network(ctx)
+    if network is not None:
+        return network.approved
+    if _approves_at_once(ctx):
+        return True  # as before approvals: the handlers say the group is not a network yet
+    # Its join was never seen: it waits like any other, told so once.
+    bot_joined(ctx)
+    return False
+
+
+def _approves_at_once(ctx: Context) -> bool:
+    return ctx.settings is not None and ctx.settings.approves_at_once
+
+
+def _group_network(ctx: Context, group_id: str) -> Network:
+    """The group's network, created on first sight; approved at once where groups are (simulator)."""
+    network, _ = network_for_group(ctx.session, group_id, ctx.now)
+    if _approves_at_once(ctx) and not network.approved:
+        approve(ctx.session, network, ctx.now, by=AUTOMATIC)
+    return network
+
+
 @on_event("join")
 def bot_joined(ctx: Context) -> None:
     if not ctx.group_id:
         return
-    network_for_group(ctx.session, ctx.group_id, ctx.now)
+    network = _group_network(ctx, ctx.group_id)
     enqueue_lookup(ctx.session, "group_summary", now=ctx.now, group_id=ctx.group_id)
-    ctx.reply(compose.text(messages.JOIN_GREETING))
+    if network.approved:
+        ctx.reply(compose.text(messages.JOIN_GREETING))
+    else:  # answered once, with what the operator needs to approve it
+        ctx.reply(compose.text(messages.JOIN_WAITING.format(group_id=ctx.group_id)))
 
 
 @on_event("leave")
@@ -47,7 +81,7 @@ def bot_left(ctx: Context) -> None:
 def members_joined(ctx: Context) -> None:
     if not ctx.group_id:
         return
-    net, _ = network_for_group(ctx.session, ctx.group_id, ctx.now)
+    net = _group_network(ctx, ctx.group_id)
     joined = (ctx.raw.get("joined") or {}).get("members") or []
     for person in joined[:5]:
         user_id = person.get("userId") if isinstance(person, dict) else None
@@ -112,8 +146,15 @@ def register(ctx: Context, args: str) -> None:
     if len(name) > ORG_NAME_LIMIT:
         ctx.reply(compose.text(messages.REGISTER_NAME_TOO_LONG.format(limit=ORG_NAME_LIMIT)))
         return
-    network, _ = network_for_group(ctx.session, ctx.group_id, ctx.now)
-    _, organization, first = register_member(ctx.session, network, ctx.user_id, name, kind, ctx.now)
+    network = _group_network(ctx, ctx.group_id)
+    before = access.sender(ctx, network)
+    member, organization, first = register_member(ctx.session, network, ctx.user_id, name, kind, ctx.now)
+    if kind is not None and kind != organization.kind:
+        # An organization's kind changes the overlap figures: organizers only, and recorded.
+        if before is not None and before.is_organizer:
+            change_kind(ctx.session, organization, kind, member, ctx.now)
+        else:
+            ctx.reply(compose.text(messages.KIND_ORGANIZER_ONLY))
     enqueue_lookup(ctx.session, "member_profile", now=ctx.now, group_id=ctx.group_id, user_id=ctx.user_id)
     template = messages.REGISTERED_FIRST if first else messages.REGISTERED
     ctx.reply(

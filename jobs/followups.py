@@ -45,7 +45,8 @@ def send_once(
         return False
     try:
         with session.begin_nested():
-            outbox.enqueue(session, network.group_id, message, now=now, dedupe_key=key, topic=f"thread:{thread.id}")
+            topic, chat = f"thread:{thread.id}", network.group_id
+            outbox.enqueue(session, chat, message, now=now, dedupe_key=key, topic=topic, network_id=network.id)
             record_event(session, thread, EventKind.FOLLOWUP, now, via="job", step=step)
             session.flush()
     except IntegrityError:

@@ -131,7 +131,7 @@ def _send(
     if kind == "summary":
         return _to_organizers(session, network, [summary(session, network, occurrence, now)], key, now)
     build = {"week": week_card, "day": day_reminder, "morning": morning_reminder}[kind]
-    return _once(session, network.group_id, [build(session, network, schedule, occurrence, now)], key, now)
+    return _once(session, network, network.group_id, [build(session, network, schedule, occurrence, now)], key, now)
 
 
 def _to_organizers(session: Session, network: Network, messages: list[dict[str, Any]], key: str, now: datetime) -> int:
@@ -142,22 +142,24 @@ def _to_organizers(session: Session, network: Network, messages: list[dict[str, 
     sent, in_group = 0, False
     for organizer in organizers:
         if is_friend(session, organizer.line_user_id):
-            sent += _once(session, organizer.line_user_id, messages, f"{key}:{organizer.id}", now)
+            sent += _once(session, network, organizer.line_user_id, messages, f"{key}:{organizer.id}", now)
         else:
             in_group = True
     if in_group or not organizers:
-        sent += _once(session, network.group_id, messages, f"{key}:group", now)
+        sent += _once(session, network, network.group_id, messages, f"{key}:group", now)
     return sent
 
 
-def _once(session: Session, chat_id: str, messages: list[dict[str, Any]], key: str, now: datetime) -> int:
+def _once(
+    session: Session, network: Network, chat_id: str, messages: list[dict[str, Any]], key: str, now: datetime
+) -> int:
     """Queue unless queued before. A twin tick in another process may insert the same key at the
     same moment: the unique constraint stops it, and the savepoint keeps the rest of this tick."""
     if outbox.already_queued(session, key):
         return 0
     try:
         with session.begin_nested():
-            outbox.enqueue(session, chat_id, messages, now=now, dedupe_key=key)
+            outbox.enqueue(session, chat_id, messages, now=now, dedupe_key=key, network_id=network.id)
     except IntegrityError:
         log.info("meeting reminder %s was queued by another process", key)
         return 0

@@ -95,7 +95,9 @@ def push_network(session: Session, network: Network, now: datetime, links: Links
     report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
     card = figures_card(network, report, year, month, links)
     for user in waiting:
-        outbox.enqueue(session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user))
+        outbox.enqueue(
+            session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user), network_id=network.id
+        )
     return len(waiting)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from jobs import scheduled
 from models import EventKind, Network, Response, Thread, ThreadEvent, ThreadState
 from models.dashboard import LoginToken, ThreadNote
+from models.outbox import erase_thread_messages, trim_delivered
 
 KEEP_YEARS = 5
 BATCH = 500
@@ -73,6 +74,7 @@ def erase_threads(session: Session, ids: list[int], now: datetime) -> None:
         update(ThreadNote).where(ThreadNote.thread_id.in_(ids)).values(text=None),
         execution_options={"synchronize_session": False},
     )
+    erase_thread_messages(session, ids, now)  # what the bot said about them, kept in the outbox
     # A correction's reason is free text a coordinator typed: it goes too; the outcome stays.
     events = session.scalars(
         select(ThreadEvent).where(ThreadEvent.thread_id.in_(ids), ThreadEvent.kind == EventKind.OUTCOME)
@@ -118,3 +120,13 @@ def erase_expired(session: Session, now: datetime) -> int:
 def forget_login_links(session: Session, now: datetime) -> int:
     result = session.execute(delete(LoginToken).where(LoginToken.created_at < now - KEEP_LOGIN_LINKS))
     return result.rowcount or 0
+
+
+@scheduled("cron", hour=3, minute=47)
+def trim_delivered_messages(session: Session, now: datetime) -> int:
+    """Delivered messages older than 30 days keep only their kinds, chat, state and times."""
+    done = 0
+    while batch := trim_delivered(session, now, BATCH):
+        session.flush()
+        done += batch
+    return done

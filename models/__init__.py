@@ -11,7 +11,7 @@ from models.meeting import (
     MeetingRecord,
     MeetingSchedule,
 )
-from models.network import Friend, Member, Network, Organization, OrgKind, Role
+from models.network import Friend, Member, Network, Organization, OrganizationChange, OrgKind, Role
 from models.operations import BackupRun, Heartbeat
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.server import ServerKey
@@ -56,6 +56,7 @@ __all__ = [
     "Member",
     "Network",
     "Organization",
+    "OrganizationChange",
     "OrgKind",
     "OutboxMessage",
     "OutboxStatus",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.network import Member, Network, Organization
+from models.outbox import erase_thread_messages
 from models.privacy import Masked, mask
 from models.thread import EventKind, Outcome, Response, ResponseKind, Thread, ThreadEvent, ThreadState
 
@@ -320,6 +321,7 @@ def retract(session: Session, thread: Thread, now: datetime, actor: Member | Non
     thread.summary = None
     thread.retracted = True
     record_event(session, thread, EventKind.RETRACTED, now, actor=actor)
+    erase_thread_messages(session, [thread.id], now)  # the outbox's copies of its text go too
 
 
 def edit_summary(session: Session, thread: Thread, text: str, now: datetime) -> Masked:

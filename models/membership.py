@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from models.network import Friend, Member, Network, Organization, OrgKind, Role
+from models.network import Friend, Member, Network, Organization, OrganizationChange, OrgKind, Role
 
 ORG_NAME_LIMIT = 50
 
@@ -88,8 +88,6 @@ def register_member(
         kind = kind or OrgKind.INFORMAL
         organization = Organization(network_id=network.id, name=org_name, kind=kind, created_at=now)
         session.add(organization)
-    elif kind is not None:
-        organization.kind = kind
     registered_before = session.scalar(
         select(func.count(Member.id)).where(Member.network_id == network.id, Member.registered_at.is_not(None))
     )
@@ -98,10 +96,30 @@ def register_member(
     member.organization_id = organization.id
     member.registered_at = member.registered_at or now
     member.left_at = None
-    first = registered_before == 0 and member.role == Role.MEMBER
+    # A network approved with a named organizer has one: being first to type makes nobody organizer.
+    # Approved at once (simulator mode, ``kasane demo``), the first registrant still becomes it.
+    first = registered_before == 0 and member.role == Role.MEMBER and not has_organizer(session, network)
     if first:
         member.role = Role.ORGANIZER
     return member, organization, first
+
+
+def has_organizer(session: Session, network: Network) -> bool:
+    found = select(Member.id).where(Member.network_id == network.id, Member.role == Role.ORGANIZER).limit(1)
+    return session.scalar(found) is not None
+
+
+def change_kind(session: Session, organization: Organization, kind: OrgKind, actor: Member, now: datetime) -> bool:
+    """An organizer changes an organization's kind; recorded (who, when, from what). False: no change."""
+    if organization.kind == kind:
+        return False
+    session.add(
+        OrganizationChange(
+            organization_id=organization.id, actor_id=actor.id, at=now, kind_before=organization.kind, kind_after=kind
+        )
+    )
+    organization.kind = kind
+    return True
 
 
 def set_friend(session: Session, line_user_id: str, following: bool, now: datetime) -> None:

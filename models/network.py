@@ -36,6 +36,14 @@ class Network(Base):
     thread_counter: Mapped[int] = mapped_column(default=0)  # last "#number" given in this network
     # Per-network overrides of follow-up intervals, quiet hours, reminder offsets (see models.settings).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Networks exist only when someone trusted says so (models/approval.py): until then the bot
+    # answered its join once and does nothing else in the group. None: waiting.
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(80))  # "cli", "dashboard:<member id>", "automatic"
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_at is not None
 
     organizations: Mapped[list[Organization]] = relationship(back_populates="network")
     members: Mapped[list[Member]] = relationship(back_populates="network")
@@ -57,6 +65,19 @@ class Organization(Base):
     @property
     def is_formal(self) -> bool:
         return self.kind == OrgKind.FORMAL
+
+
+class OrganizationChange(Base):
+    """An organization's kind changed (フォーマル ↔ インフォーマル): by whom and when, never updated."""
+
+    __tablename__ = "organization_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime]
+    kind_before: Mapped[str] = mapped_column(String(16))
+    kind_after: Mapped[str] = mapped_column(String(16))
 
 
 class Member(Base):

@@ -142,6 +142,9 @@ def make_config(database_url: str, line_url: str, **sections: dict[str, object])
         "database": {"url": database_url},
         "server": {"secret_key": "test-session-key-not-secret"},
         "scheduler": {"enabled": False},
+        # Groups are approved at once, as in simulator mode: the conversations under test start
+        # with the bot joining. The approval itself is tested in tests/test_open_internet.py.
+        "networks": {"approval": "automatic"},
     }
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,7 @@ def test_serve_refuses_an_unmigrated_postgres_and_busy_port(tmp_path: Path, caps
 
 
 def test_network_list_and_settings(tmp_path: Path, capsys, database_url, session):
-    session.add(Network(group_id="C" + "c" * 32, name="南部ネット"))
+    session.add(Network(group_id="C" + "c" * 32, name="南部ネット", approved_at=datetime.now(UTC)))
     session.commit()
     path = write_config(tmp_path, database_url)
 

@@ -129,6 +129,8 @@ def test_simulator_serve_stops_on_sigterm(tmp_path: Path, database_url: str, sim
     port = free_port()
     config = simulator_config(tmp_path / "kasane.toml", database_url, port)
     args = ["serve", *(["--simulate-time", "2026-11-24T10:00"] if simulate_time else [])]
+    if not database_url.startswith("sqlite"):
+        args.append("--simulator")  # simulator mode on PostgreSQL only when said (issue 18)
     for round_ in range(2):
         server = Started(config, args, tmp_path / f"serve-{round_}.log")
         wait_healthy(port, server)

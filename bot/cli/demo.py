@@ -57,6 +57,7 @@ from models import (
     ThreadEvent,
     ThreadState,
 )
+from models.approval import AUTOMATIC, approve
 from models.casework import (
     OUTCOME_LABELS,
     add_response,
@@ -302,6 +303,7 @@ class _Demo:
     def _setup(self) -> None:
         session = self.session
         self.network, _ = network_for_group(session, self._group_id(), self.start)
+        approve(session, self.network, self.start, by=AUTOMATIC)  # a demo is approved at once
         self.network.name = self._name()
         people = [
             (org_index, person_index, given)

@@ -1,21 +1,32 @@
-"""``kasane network list`` and ``kasane network settings``: find networks, tune their follow-ups."""
+"""``kasane network list``, ``approve`` and ``settings``: find networks (and groups waiting for
+approval), approve one naming its organizer, tune their follow-ups."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import asdict, fields
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
 from bot.config import Config
+from bot.pipeline import outbox
+from bot.replies import compose, messages
 from models import Member, Network, Thread, ThreadState
+from models.approval import approve, find_network, waiting
 from models.settings import NetworkSettings, network_settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["list", "settings"])
+    parser.add_argument("action", choices=["list", "settings", "approve"])
+    parser.add_argument(
+        "target", nargs="?", metavar="GROUP_OR_ID", help="approve: the group id the bot showed, or a network id"
+    )
+    parser.add_argument("--organizer", metavar="LINE_USER_ID", help="approve: the organizer's LINE user id (U…)")
     parser.add_argument("--network", type=int, help="network id (for settings)")
     parser.add_argument(
         "--set", dest="values", action="append", default=[], metavar="KEY=VALUE", help="e.g. --set nudge_days=5"
@@ -48,10 +59,39 @@ def parse_values(pairs: list[str]) -> dict[str, object]:
     return changes
 
 
-@command("network", help="list networks, show or change a network's settings", configure=configure)
+USER_ID = re.compile(r"U[0-9a-f]{32}")
+
+
+def approve_network(session: Session, args: argparse.Namespace) -> None:
+    """``kasane network approve <groupId or network id> --organizer <LINE user id>``."""
+    if not args.target or not args.organizer:
+        raise UsageError("usage: kasane network approve <groupId or network id> --organizer <LINE user id>")
+    if not USER_ID.fullmatch(args.organizer):
+        raise UsageError("--organizer must be a LINE user id: U followed by 32 hex digits")
+    net = find_network(session, args.target)
+    if net is None:
+        raise UsageError(f"no network or waiting group {args.target!r} (see `kasane network list`)")
+    if not net.active:
+        raise UsageError(f"network {net.id}: the bot has left its group; add the bot to the group again first")
+    now = datetime.now(UTC)
+    if approve(session, net, now, by="cli", organizer=args.organizer):
+        outbox.enqueue(session, net.group_id, [compose.text(messages.APPROVED_GREETING)], now=now, network_id=net.id)
+        print(f"network {net.id} approved; organizer set")
+    else:
+        print(f"network {net.id} was approved already; organizer set")
+
+
+@command(
+    "network",
+    help="list networks and groups waiting for approval, approve one, show or change settings",
+    configure=configure,
+)
 def network(args: argparse.Namespace, config: Config) -> int:
     sessions = open_sessions(config)
     with sessions.begin() as session:
+        if args.action == "approve":
+            approve_network(session, args)
+            return 0
         if args.action == "list":
             open_threads = (
                 select(func.count(Thread.id))
@@ -62,7 +102,14 @@ def network(args: argparse.Namespace, config: Config) -> int:
             print("id\tactive\tmembers\topen threads\tname")
             for row in session.execute(select(Network, members, open_threads).order_by(Network.id)):
                 net, member_count, open_count = row
-                print(f"{net.id}\t{'yes' if net.active else 'no'}\t{member_count}\t{open_count}\t{net.name}")
+                if net.approved:
+                    print(f"{net.id}\t{'yes' if net.active else 'no'}\t{member_count}\t{open_count}\t{net.name}")
+            groups = waiting(session)
+            if groups:
+                print("\nwaiting for approval (kasane network approve <group id> --organizer <LINE user id>):")
+                print("id\tgroup id\tjoined (UTC)\tname")
+                for net in groups:
+                    print(f"{net.id}\t{net.group_id}\t{net.created_at:%Y-%m-%d %H:%M}\t{net.name}")
             return 0
         if args.network is None:
             raise UsageError("network settings needs --network ID")

@@ -13,8 +13,10 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
@@ -23,6 +25,7 @@ from bot.cli.main import UsageError, command, wait_for_signal
 from bot.cli.stopping import StopOnSignal
 from bot.config import Config
 from bot.runtime import LineChannel, Runtime
+from bot.store.db import is_sqlite, make_engine, normalise_url
 
 log = logging.getLogger("kasane")
 
@@ -42,6 +45,73 @@ def channel_of(config: Config) -> LineChannel | None:
     return simulator_channel(config)
 
 
+LINE_MODE_MARK = "line_mode_used"  # server_keys: a LINE-mode process has used this database
+
+
+def check_mode(config: Config, simulator_explicit: bool) -> None:
+    """Start only when the mode is unambiguous (issue 18, finding 1).
+
+    Both credentials: LINE mode, with a secret of its own (never one of Kasane's built-in
+    strings, printed in the source). Neither: simulator mode, but not on PostgreSQL nor on a
+    database a LINE-mode process has used, unless ``--simulator`` says so: a production server
+    that lost its environment must not silently answer as the simulator on the real database.
+    One of them: a one-line error naming the missing one.
+    """
+    from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
+
+    secret, token = config.channel_secret, config.channel_access_token
+    if bool(secret) != bool(token):
+        missing = "KASANE_LINE_CHANNEL_SECRET ([line] channel_secret)"
+        if not token:
+            missing = "KASANE_LINE_CHANNEL_ACCESS_TOKEN ([line] channel_access_token)"
+        raise UsageError(f"{missing} is not set: LINE mode needs both credentials, simulator mode neither")
+    if not config.simulator:
+        if simulator_explicit:
+            raise UsageError("--simulator: remove the LINE credentials to run in simulator mode")
+        if {secret, token} & {SIMULATOR_SECRET, SIMULATOR_TOKEN}:
+            raise UsageError("[line] credentials are Kasane's built-in simulator strings: set your channel's own")
+        return
+    if simulator_explicit:
+        return
+    if not is_sqlite(normalise_url(config.database_url)):
+        raise UsageError("no LINE credentials on a PostgreSQL database: set them, or pass --simulator to mean it")
+    if _line_mode_used(config):
+        raise UsageError(
+            "no LINE credentials, but this database was used in LINE mode: set them, or pass --simulator to mean it"
+        )
+
+
+def _line_mode_used(config: Config) -> bool:
+    """Whether the mark of a LINE-mode process is in this (SQLite) database; False for a new file."""
+    from sqlalchemy import inspect, select
+
+    from models.server import ServerKey
+
+    url = normalise_url(config.database_url)
+    database = make_url(url).database
+    if not database or database == ":memory:" or not Path(database).exists():
+        return False
+    engine = make_engine(url)
+    try:
+        if not inspect(engine).has_table(ServerKey.__tablename__):
+            return False
+        with engine.connect() as connection:
+            return connection.scalar(select(ServerKey.name).where(ServerKey.name == LINE_MODE_MARK)) is not None
+    finally:
+        engine.dispose()
+
+
+def mark_line_mode(runtime: Runtime) -> None:
+    """LINE mode leaves its mark on the database, so that a later start without credentials refuses it."""
+    from models.base import upsert
+    from models.server import ServerKey
+
+    if runtime.config.simulator:
+        return
+    with runtime.sessions.begin() as session:
+        upsert(session, ServerKey, ("name",), name=LINE_MODE_MARK, value="1", created_at=runtime.clock.now())
+
+
 def said_at_start(runtime: Runtime) -> None:
     log.info("secret key: %s", runtime.secret_key.source)
 
@@ -54,6 +124,12 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this server's worker")
     help_time = "simulator: start the clock at ISO-8601 (default: now) and enable its clock control"
     parser.add_argument("--simulate-time", nargs="?", const="now", metavar="ISO-8601", help=help_time)
+    add_simulator_flag(parser)
+
+
+def add_simulator_flag(parser: argparse.ArgumentParser) -> None:
+    help_simulator = "simulator mode on PostgreSQL or on a database once used in LINE mode (refused without it)"
+    parser.add_argument("--simulator", action="store_true", help=help_simulator)
 
 
 @command("serve", help="run the webhook server, with a worker process beside it", configure=_configure_serve)
@@ -65,6 +141,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
 
     # At once: a SIGTERM while starting (systemd stopping a slow start) must stop it in order too.
     stopping = StopOnSignal().install()
+    check_mode(config, args.simulator)
     if args.host:
         config.values["server"]["host"] = args.host
     if args.port:
@@ -89,6 +166,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         child.start()
     app = _web_app(config, clock)
     runtime = app.extensions["kasane"]
+    mark_line_mode(runtime)
     said_at_start(runtime)
     start_metrics_listener(runtime)
     host, port = config.get("server", "host"), config.get("server", "port")
@@ -198,6 +276,7 @@ def run_worker(args: argparse.Namespace, config: Config, parent: int | None = No
     if parent is not None:
         die_with_parent(parent, runtime.stop.set)
     else:
+        mark_line_mode(runtime)
         said_at_start(runtime)
     stopped = wait_for_signal(runtime.stop.set)
     if stop_early.is_set():
@@ -229,6 +308,7 @@ def _configure_worker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", choices=["handle", "send"], default="handle", help=argparse.SUPPRESS)
     # Set by `kasane serve` when it starts a replacement worker: stop when that server is gone.
     parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    add_simulator_flag(parser)
 
 
 @command(
@@ -241,5 +321,6 @@ def worker(args: argparse.Namespace, config: Config) -> int:
     if directory is not None and args.parent is None and not config.get("metrics", "directory"):
         log.warning("metrics: set [metrics] directory, shared with the web process, for /metrics to count this worker")
     if args.parent is None:
+        check_mode(config, args.simulator)
         prepare_database_apart(config)
     return run_worker(args, config, parent=args.parent, role=args.role)

@@ -10,6 +10,7 @@ ENDPOINTS = (
     "push",
     "profile",
     "group_summary",
+    "leave_group",
     "group_member_profile",
     "create_rich_menu",
     "set_rich_menu_image",

@@ -50,6 +50,7 @@ class FakeLinePlatform:
         self.lock = threading.Lock()
         self.world = World()
         self.requests: list[RecordedRequest] = []
+        self.left_groups: list[str] = []  # groups the bot left by calling LINE (leave_group)
         self._deliveries: list[Delivery] = []
         self._delivery_index = itertools.count()
         self._faults = FaultQueue()

@@ -31,6 +31,7 @@ def register_routes(app: flask.Flask, platform: FakeLinePlatform) -> None:
     route("/v2/bot/message/push", "push", push, ("POST",))
     route("/v2/bot/group/<group_id>/summary", "group_summary", group_summary)
     route("/v2/bot/group/<group_id>/member/<user_id>", "group_member_profile", group_member_profile)
+    route("/v2/bot/group/<group_id>/leave", "leave_group", leave_group, ("POST",))
     route("/v2/bot/profile/<user_id>", "profile", profile)
     from bot.fakeline import rich_menus  # it uses this module's error bodies
 
@@ -134,6 +135,15 @@ def group_summary(platform: FakeLinePlatform, group_id: str) -> flask.Response:
         if chat is None:
             return error(404, "Not found")
         return flask.jsonify(_without_none(groupId=group_id, groupName=chat.name, pictureUrl=chat.picture_url))
+
+
+def leave_group(platform: FakeLinePlatform, group_id: str) -> flask.Response:
+    """The bot leaves the group: 404 when it is not in it (LINE's answer for an unknown group)."""
+    with platform.lock:
+        if platform.world.chats.pop(group_id, None) is None:
+            return error(404, "Not found")
+        platform.left_groups.append(group_id)
+    return flask.jsonify({})
 
 
 def group_member_profile(platform: FakeLinePlatform, group_id: str, user_id: str) -> flask.Response:

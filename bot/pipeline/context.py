@@ -29,6 +29,8 @@ class Context:
     reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
     # Answers to "which network, which member" found earlier in this event (handlers/access.py).
     memo: dict[Any, Any] = field(default_factory=dict)
+    # The network this event turned out to be about: its messages are that network's (送信の状況).
+    network_id: int | None = None
 
     # --- who and where ------------------------------------------------------
     @property
@@ -91,6 +93,8 @@ class Context:
 
     def about(self, *, network_id: int | None = None, thread: int | None = None) -> None:
         """What this event turned out to be about: every log line written while it is handled says so."""
+        if network_id is not None:
+            self.network_id = network_id
         logs.note(network_id=network_id, thread=thread)
 
     # --- answering ------------------------------------------------------------
@@ -101,7 +105,15 @@ class Context:
     def push(
         self, chat_id: str, *messages: dict[str, Any], dedupe_key: str | None = None, topic: str | None = None
     ) -> None:
-        outbox.enqueue(self.session, chat_id, list(messages), now=self.now, dedupe_key=dedupe_key, topic=topic)
+        outbox.enqueue(
+            self.session,
+            chat_id,
+            list(messages),
+            now=self.now,
+            dedupe_key=dedupe_key,
+            topic=topic or self.reply_topic,  # a push while handling a thread is about that thread
+            network_id=self.network_id,
+        )
 
     @property
     def reply_lane(self) -> str | None:
@@ -121,5 +133,6 @@ class Context:
                 token_issued_at=self.received_at,
                 topic=self.reply_topic,
                 lane=self.reply_lane,
+                network_id=self.network_id,
             )
         self.replies = []

@@ -23,6 +23,7 @@ from bot import metrics
 from bot.pipeline.line_client import Outcome, Result
 from bot.pipeline.lookups import store_lookup
 from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.outbox import BEARER_TOPIC, without_bearer_links
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,10 @@ def mark_in(
     sent_ids: list[str] | None = None,
 ) -> None:
     values: dict[str, object] = {"id": row.id, "status": status, "locked_until": None, "locked_by": None}
+    if row.topic == BEARER_TOPIC:
+        # A sign-in link or calendar URL: LINE has it now (or refused it for good); the row keeps
+        # a placeholder, so a copy of the database never signs anyone in (issue 18, finding 3).
+        values["messages"] = without_bearer_links(row.messages)
     if status == OutboxStatus.SENT:
         values.update(sent_at=now, line_request_id=request_id, sent_via=via)
         if row.topic and sent_ids:

@@ -70,6 +70,8 @@ def parse_event(key: str, raw: dict[str, Any]) -> Any | None:
 
 def dispatch(registry: Registry, ctx: Context) -> bool:
     """Route one event to its handlers: text commands, postbacks, or by event type."""
+    if not registry.admits(ctx):
+        return True  # handled: by doing nothing
     event_type = ctx.event_type
     message = ctx.raw.get("message") or {}
     if event_type == "message" and message.get("type") == "text":

@@ -145,6 +145,9 @@ class LineGateway:
     def group_member_profile(self, group_id: str, user_id: str) -> Result:
         return self._call(self._api.get_group_member_profile_with_http_info, group_id, user_id)
 
+    def leave_group(self, group_id: str) -> Result:
+        return self._call(self._api.leave_group_with_http_info, group_id)
+
     def close(self) -> None:
         self._client.close()
 

@@ -21,6 +21,8 @@ def fetch_lookup(gateway: LineGateway, spec: dict[str, Any]) -> Result:
         result = gateway.group_summary(spec["group_id"])
     elif kind == "member_profile":
         result = gateway.group_member_profile(spec["group_id"], spec["user_id"])
+    elif kind == "leave_group":  # not a read, but a call to LINE with nothing to say: the same road
+        result = gateway.leave_group(spec["group_id"])
     else:
         return Result(Outcome.REJECTED, 0, f"unknown lookup {kind!r}")
     if result.outcome not in (Outcome.SENT, Outcome.RETRY, Outcome.AMBIGUOUS):

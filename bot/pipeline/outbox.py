@@ -54,6 +54,7 @@ def enqueue(
     topic: str | None = None,
     token_issued_at: datetime | None = None,
     lane: str | None = None,
+    network_id: int | None = None,
 ) -> list[int]:
     """Add messages for one chat, in order (their ids); the reply token (single use) goes on the first row only.
 
@@ -75,6 +76,7 @@ def enqueue(
             "reply_deadline": deadline if index == 0 else None,
             "dedupe_key": dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}",
             "topic": topic,
+            "network_id": network_id,
             "created_at": now,
             "next_attempt_at": now,
         }
@@ -127,5 +129,13 @@ def enqueue_lookup(session: Session, lookup: str, *, now: datetime, **params: st
     chat_id = ":".join(["lookup", lookup, *params.values()])
     _queue(
         session,
-        [{"chat_id": chat_id, "messages": [{"lookup": lookup, **params}], "created_at": now, "next_attempt_at": now}],
+        [
+            {
+                "chat_id": chat_id,
+                "messages": [{"lookup": lookup, **params}],
+                "network_id": None,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+        ],
     )

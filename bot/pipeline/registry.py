@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.pipeline.context import Context
 
 Handler = Callable[..., None]
+Gate = Callable[[Any], bool]
 
 
 def normalise_command_text(text: str) -> str:
@@ -63,6 +64,16 @@ class Registry:
     help_topics: dict[str, str] = field(default_factory=dict)  # usage -> topic of ヘルプ's card
     words: list[CommandWord] = field(default_factory=list)
     thread_verbs: dict[str, str] = field(default_factory=dict)  # "#12 <verb>": alias -> the verb as written
+    # Asked before any handler: an event a gate refuses reaches no handler at all (a group that
+    # is not an approved network gets nothing: handlers/membership.py).
+    gates: list[Gate] = field(default_factory=list)
+
+    def gate(self, fn: Gate) -> Gate:
+        self.gates.append(fn)
+        return fn
+
+    def admits(self, ctx: Any) -> bool:
+        return all(check(ctx) for check in self.gates)
 
     def describe(self, usage: str, what: str, *, order: int = 50, topic: str | None = None) -> None:
         """Add a line to ``ヘルプ``: only commands that exist are listed (``topic``: which of its card's buttons)."""
@@ -171,6 +182,7 @@ def _parameters(handler: Handler) -> frozenset[str]:
 
 registry = Registry()
 on_event = registry.on_event
+gate = registry.gate
 on_command = registry.on_command
 on_text = registry.on_text
 on_postback = registry.on_postback

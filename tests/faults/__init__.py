@@ -92,6 +92,7 @@ def write_config(
     threads: int = 4,
     public_url: str = "",
     trusted_proxies: int = 0,
+    approval: str = "automatic",
 ) -> Path:
     def q(value: str) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
@@ -113,6 +114,8 @@ def write_config(
                 f"secret_key = {q(session_key)}",
                 f"public_url = {q(public_url)}",
                 f"trusted_proxies = {trusted_proxies}",
+                "[networks]",
+                f"approval = {q(approval)}",
                 "[scheduler]",
                 f"enabled = {'true' if scheduler else 'false'}",
                 "[sender]",

@@ -13,6 +13,18 @@ JOIN_GREETING = (
     "団体登録 団体名 フォーマル（またはインフォーマル）\n\n"
     "使い方は「ヘルプ」と送ってください。"
 )
+# The bot was added to a group nobody approved yet: said once, then nothing until approved.
+JOIN_WAITING = (
+    "はじめまして。「重ね（Kasane）」です。\n"
+    "このグループで使うには、運営者の承認が必要です。承認されるまで、ほかのメッセージにはお答えしません。\n\n"
+    "運営者の方へ：このグループのIDは\n{group_id}\nです。"
+    "承認は kasane network approve {group_id} --organizer <世話役のLINEユーザーID>、"
+    "またはダッシュボードから行えます。"
+)
+# Approved (from the dashboard or the command line): said in the group once.
+APPROVED_GREETING = JOIN_GREETING
+# 団体登録 with another kind for an existing organization, by someone who is not an organizer.
+KIND_ORGANIZER_ONLY = "団体の種別（フォーマル／インフォーマル）を変えられるのは世話役だけです。種別はそのままです。"
 MEMBER_WELCOME = (
     "{user} さん、ようこそ。\n"
     "団体の登録は「団体登録 団体名 インフォーマル」（行政・委託機関はフォーマル）と送ってください。"

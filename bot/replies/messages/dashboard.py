@@ -39,3 +39,8 @@ MONTHLY_LOGIN_TEXT = "ログイン"
 
 def month_label(year: int, month: int) -> str:
     return f"{year}年{month}月"
+
+
+# The dashboard's approval of a waiting group (an organizer of an approved network).
+DASHBOARD_APPROVED = "グループを承認しました。あなたがこのネットワークの世話役です。"
+DASHBOARD_APPROVE_UNKNOWN = "承認を待っているグループが見つかりません。ボットがグループに送ったIDをご確認ください。"

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import redirect, render_template, request, session, url_for
+from flask import abort, g, redirect, render_template, request, session, url_for
 
+from bot.pipeline import outbox
+from bot.replies import compose, messages
 from bot.web.dashboard.web import bp, db, my_networks, now, runtime, sign_in
+from models.approval import approve, may_approve, waiting_group
 from models.report import previous_month
 
 
@@ -42,7 +45,29 @@ def logout() -> Any:
 
 
 @bp.get("/")
-def home() -> Any:
+def home(notice: str = "", status: int = 200) -> Any:
     today = now().astimezone(ZoneInfo(runtime().config.timezone))
     year, month = previous_month(today.year, today.month)
-    return render_template("dashboard/home.html", networks=my_networks(), last_month=f"{year:04d}-{month:02d}")
+    return render_template(
+        "dashboard/home.html",
+        networks=my_networks(),
+        last_month=f"{year:04d}-{month:02d}",
+        may_approve=may_approve(db(), g.user),
+        notice=notice,
+    ), status
+
+
+@bp.post("/approve")
+def approve_group() -> Any:
+    """An organizer of an approved network approves a waiting group by the id the bot showed in
+    it, and becomes its organizer (issue 18, finding 8)."""
+    if not may_approve(db(), g.user):
+        abort(404)
+    network = waiting_group(db(), request.form.get("group_id", "")[:64])
+    if network is None:
+        return home(messages.DASHBOARD_APPROVE_UNKNOWN, 404)
+    approve(db(), network, now(), by="dashboard", organizer=g.user)
+    greeting = [compose.text(messages.APPROVED_GREETING)]
+    outbox.enqueue(db(), network.group_id, greeting, now=now(), network_id=network.id)
+    db().commit()
+    return home(messages.DASHBOARD_APPROVED)

@@ -8,7 +8,7 @@ from flask import render_template
 from sqlalchemy import or_, select
 
 from bot.web.dashboard.web import bp, db, local, network_or_404
-from models import Member, OutboxMessage, OutboxStatus
+from models import OutboxMessage, OutboxStatus
 
 SHOWN = 100
 
@@ -22,13 +22,14 @@ def preview(messages: list[dict[str, Any]]) -> str:
 @bp.get("/n/<int:network_id>/delivery")
 def delivery(network_id: int) -> Any:
     network, _ = network_or_404(network_id)
-    members = select(Member.line_user_id).where(Member.network_id == network.id)
     rows = (
         db()
         .scalars(
             select(OutboxMessage)
             .where(OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.PENDING]))
-            .where(or_(OutboxMessage.chat_id == network.group_id, OutboxMessage.chat_id.in_(members)))
+            # This network's messages only: a 1:1 message about another network, to a person who
+            # belongs to both, is that network's business (issue 18, finding 2).
+            .where(or_(OutboxMessage.chat_id == network.group_id, OutboxMessage.network_id == network.id))
             .order_by(OutboxMessage.id.desc())
             .limit(SHOWN)
         )
