@@ -23,6 +23,7 @@ from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
 from models.casework import record_event
+from models.ledger import Kind
 from models.quiet_days import quiet_for
 from models.settings import NetworkSettings, network_settings
 
@@ -37,7 +38,13 @@ def in_quiet_window(settings: NetworkSettings, now: datetime, tz: ZoneInfo) -> b
 
 
 def send_once(
-    session: Session, thread: Thread, network: Network, step: str, message: list[dict[str, Any]], now: datetime
+    session: Session,
+    thread: Thread,
+    network: Network,
+    step: str,
+    message: list[dict[str, Any]],
+    now: datetime,
+    kind: str = Kind.NUDGE,
 ) -> bool:
     """Queue one follow-up and its timeline event, unless this (thread, step) was ever queued."""
     key = f"followup:{thread.id}:{step}"
@@ -45,7 +52,16 @@ def send_once(
         return False
     try:
         with session.begin_nested():
-            outbox.enqueue(session, network.group_id, message, now=now, dedupe_key=key, topic=f"thread:{thread.id}")
+            outbox.enqueue(
+                session,
+                network.group_id,
+                message,
+                now=now,
+                dedupe_key=key,
+                topic=f"thread:{thread.id}",
+                kind=kind,
+                network_id=network.id,
+            )
             record_event(session, thread, EventKind.FOLLOWUP, now, via="job", step=step)
             session.flush()
     except IntegrityError:
@@ -94,7 +110,8 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
         )
         for step in range(1, due + 1):
             # One step per tick: after downtime the poster gets one question, not two at once.
-            if send_once(session, thread, network, f"check{step}", [ask, cards.followup_card(thread)], now):
+            ask_card = [ask, cards.followup_card(thread)]
+            if send_once(session, thread, network, f"check{step}", ask_card, now, Kind.FOLLOWUP_ASK):
                 sent += 1
                 break
     return sent
@@ -114,7 +131,7 @@ def accompany_check_ins(session: Session, network: Network, settings: NetworkSet
         period = (now - thread.outcome_at).days // settings.accompany_days
         card = cards.followup_card(thread, accompanying=True)
         step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
-        sent += send_once(session, thread, network, step, [card], now)
+        sent += send_once(session, thread, network, step, [card], now, Kind.ACCOMPANY)
     return sent
 
 

@@ -21,6 +21,7 @@ from bot.replies import compose, messages
 from jobs import scheduled
 from models import Member, Network
 from models.dashboard import COORDINATING_ROLES
+from models.ledger import Kind
 from models.membership import is_friend
 from models.quiet_days import first_business_day, keeps_quiet_days, quiet_for
 from models.report import MonthlyReport, month_period, monthly_report, previous_month
@@ -95,7 +96,8 @@ def push_network(session: Session, network: Network, now: datetime, links: Links
     report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
     card = figures_card(network, report, year, month, links)
     for user in waiting:
-        outbox.enqueue(session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user))
+        key = dedupe_key(network, label, user)
+        outbox.enqueue(session, user, [card], now=now, dedupe_key=key, kind=Kind.MONTHLY_FIGURES, network_id=network.id)
     return len(waiting)
 
 

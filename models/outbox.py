@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -58,6 +58,10 @@ class OutboxMessage(Base):
     sent_via: Mapped[str | None] = mapped_column(String(8))
     # What the message is about ("thread:12"), so a quote-reply to it finds its subject.
     topic: Mapped[str | None] = mapped_column(String(64))
+    # What it is for (models.ledger.Kind) and how much it matters when the month's allowance runs low.
+    kind: Mapped[str] = mapped_column(String(24), default="answer", server_default="answer")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    network_id: Mapped[int | None]  # whose budget a push spends (no foreign key: lookups have none)
 
 
 class SentMessage(Base):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -22,12 +22,18 @@ from sqlalchemy.orm import Session, aliased
 from bot import metrics
 from bot.pipeline.line_client import Outcome, Result
 from bot.pipeline.lookups import store_lookup
-from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models import Member, Network, OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.ledger import Kind, LedgerEntry, LedgerOutcome, month_of, next_month_start, quota_month
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
+# The sender answers itself for a push in a month LINE already said is spent: no call is made.
+KNOWN_MONTHLY_LIMIT = "You have reached your monthly limit. (LINE said so a moment ago: not asked again)"
+# How long after it was queued a message is still worth sending; LINE's monthly limit makes a
+# push wait for the 1st, and one that would be older than this by then is dropped instead.
+WORTH_SENDING = {Kind.MONTHLY_FIGURES: timedelta(days=7), Kind.ACCOMPANY: timedelta(days=7)}
 
 
 def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -118,11 +124,15 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
     if result.outcome in (Outcome.SENT, Outcome.ALREADY_ACCEPTED):
         via = result.via or "push"
         mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
+        if via == "push":
+            count_push_in(session, row, result.recipients, now)
         log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
         metrics.message_sent((now - row.created_at).total_seconds())
         return True
     if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
         return retry_later_in(session, row, result, now, max_age)
+    if result.outcome == Outcome.MONTHLY_LIMIT:
+        return wait_for_next_month_in(session, row, result, now, max_age)
     log.error("outbox #%s: LINE refused it (%s %s)", row.id, result.status, result.message)
     error = f"{result.outcome}: {result.status} {result.message}".strip()
     mark_in(session, row, OutboxStatus.FAILED, now, error=error)
@@ -162,6 +172,89 @@ def retry_later_in(session: Session, row: OutboxMessage, result: Result, now: da
     }
     session.execute(update(OutboxMessage), [values])
     return False
+
+
+def count_push_in(session: Session, row: OutboxMessage, recipients: int | None, now: datetime) -> None:
+    """The ledger row for a push LINE accepted: what it counts, in the transaction that marks it sent."""
+    to_user = row.chat_id.startswith("U")
+    network_id = row.network_id
+    if network_id is None and not to_user:
+        network_id = session.scalar(select(Network.id).where(Network.group_id == row.chat_id))
+    if recipients is None:  # LINE could not say: the members Kasane knows
+        recipients = 1 if to_user else _known_members(session, network_id)
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "month": month_of(now),
+                "at": now,
+                "outbox_id": row.id,
+                "network_id": network_id,
+                "kind": row.kind,
+                "outcome": LedgerOutcome.SENT,
+                "counted": recipients,
+                "recipients": "user" if to_user else "group",
+            }
+        ],
+    )
+
+
+def _known_members(session: Session, network_id: int | None) -> int:
+    if network_id is None:
+        return 0
+    count = session.scalar(
+        select(func.count(Member.id)).where(Member.network_id == network_id, Member.left_at.is_(None))
+    )
+    return int(count or 0)
+
+
+def wait_for_next_month_in(
+    session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta
+) -> bool:
+    """LINE's monthly limit: not a rate limit, so never retried this month. The row waits for the
+    1st, or is dropped (failed, with the reason, and a ledger row) when it would be stale by then."""
+    quota = quota_month(session, month_of(now))
+    quota.exhausted_at = quota.exhausted_at or now
+    first = next_month_start(now)
+    worth = WORTH_SENDING.get(row.kind, max_age)  # type: ignore[call-overload]
+    if first - row.created_at > worth:
+        log.warning("outbox #%s: the month's messages are used up; dropped (stale by the 1st)", row.id)
+        mark_in(session, row, OutboxStatus.FAILED, now, error=f"monthly_limit: 429 {result.message}")
+        record_unsent_in(session, row, LedgerOutcome.DROPPED, "monthly_limit", now)
+        return True
+    log.warning("outbox #%s: the month's messages are used up; waits for the 1st", row.id)
+    values = {
+        "id": row.id,
+        "next_attempt_at": first,
+        "last_error": f"monthly_limit: 429 {result.message}",
+        "locked_until": None,
+        "locked_by": None,
+    }
+    session.execute(update(OutboxMessage), [values])
+    return False
+
+
+def record_unsent_in(session: Session, row: OutboxMessage, outcome: str, reason: str, now: datetime) -> None:
+    """A ledger row for a message Kasane did not push (dropped, carried by a reply, folded): counts 0."""
+    network_id = row.network_id
+    if network_id is None and not row.chat_id.startswith("U"):
+        network_id = session.scalar(select(Network.id).where(Network.group_id == row.chat_id))
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "month": month_of(now),
+                "at": now,
+                "outbox_id": row.id,
+                "network_id": network_id,
+                "kind": row.kind,
+                "outcome": outcome,
+                "counted": 0,
+                "recipients": "user" if row.chat_id.startswith("U") else "group",
+                "reason": reason[:200],
+            }
+        ],
+    )
 
 
 def set_reply_state_in(session: Session, row: OutboxMessage, state: ReplyState) -> None:

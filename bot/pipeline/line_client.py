@@ -49,6 +49,7 @@ class Result:
     data: Any = None
     via: str = ""
     sent_ids: list[str] = field(default_factory=list)  # ids LINE gave the messages (sentMessages)
+    recipients: int | None = None  # a push: how many people LINE counts it for (None: not known)
 
 
 def _error_body(body: Any) -> dict[str, Any]:
@@ -141,6 +142,12 @@ class LineGateway:
 
     def group_summary(self, group_id: str) -> Result:
         return self._call(self._api.get_group_summary_with_http_info, group_id)
+
+    def member_count(self, chat_id: str) -> Result:
+        """How many members a group ("C…") or room ("R…") has, the bot not counted: what a push there costs."""
+        if chat_id.startswith("R"):
+            return self._call(self._api.get_room_member_count_with_http_info, chat_id)
+        return self._call(self._api.get_group_member_count_with_http_info, chat_id)
 
     def group_member_profile(self, group_id: str, user_id: str) -> Result:
         return self._call(self._api.get_group_member_profile_with_http_info, group_id, user_id)

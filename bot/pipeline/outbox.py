@@ -9,6 +9,7 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage
+from models.ledger import Kind, priority_of
 
 # LINE: "use the reply token within one minute". Keep a margin for the sender's queue.
 REPLY_TOKEN_LIFETIME = timedelta(seconds=50)
@@ -54,6 +55,8 @@ def enqueue(
     topic: str | None = None,
     token_issued_at: datetime | None = None,
     lane: str | None = None,
+    kind: str | None = None,
+    network_id: int | None = None,
 ) -> list[int]:
     """Add messages for one chat, in order (their ids); the reply token (single use) goes on the first row only.
 
@@ -61,11 +64,17 @@ def enqueue(
     recorded it), not from when the worker got to it: after a burst, a token already too old
     is not tried; the message is pushed.
 
+    ``kind`` (models.ledger.Kind) says what the message is for: the ledger counts by it and, when
+    the month's allowance runs low, its priority decides whether it may still be pushed. Without
+    one, a message with a reply token is an answer and one without is a notice.
+
     With a ``dedupe_key`` the caller promises it checked ``already_queued`` in this
     transaction; the unique constraint still stops a concurrent twin (IntegrityError).
     """
     deadline = (token_issued_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None
     messages = quick_replies_last(messages)
+    kind = kind or (Kind.ANSWER if reply_token else Kind.NOTICE)
+    priority = priority_of(kind)
     rows = [
         {
             "chat_id": chat_id,
@@ -75,6 +84,9 @@ def enqueue(
             "reply_deadline": deadline if index == 0 else None,
             "dedupe_key": dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}",
             "topic": topic,
+            "kind": kind,
+            "priority": priority,
+            "network_id": network_id,
             "created_at": now,
             "next_attempt_at": now,
         }
@@ -127,5 +139,13 @@ def enqueue_lookup(session: Session, lookup: str, *, now: datetime, **params: st
     chat_id = ":".join(["lookup", lookup, *params.values()])
     _queue(
         session,
-        [{"chat_id": chat_id, "messages": [{"lookup": lookup, **params}], "created_at": now, "next_attempt_at": now}],
+        [
+            {
+                "chat_id": chat_id,
+                "messages": [{"lookup": lookup, **params}],
+                "kind": Kind.LOOKUP,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+        ],
     )
