@@ -134,7 +134,12 @@ def _send(
         return _to_organizers(session, network, [message], key, now, Kind.MEETING_SUMMARY)
     build = {"week": week_card, "day": day_reminder, "morning": morning_reminder}[kind]
     message = build(session, network, schedule, occurrence, now)
-    return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id)
+    if kind == "week":  # the one push to the whole group a meeting is worth; held notices go with it
+        return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, fold=True)
+    # The day-before and morning reminders ride on a free reply in the group until the meeting
+    # starts; if none comes they are dropped (jobs/budget.py): the 7-day card had the date and
+    # the attendance buttons, and the organizers' summary lists who has not answered.
+    return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, hold=occurrence.start)
 
 
 KINDS = {"week": Kind.MEETING_WEEK, "day": Kind.MEETING_DAY, "morning": Kind.MEETING_MORNING}
@@ -166,6 +171,9 @@ def _once(
     now: datetime,
     kind: str,
     network_id: int,
+    *,
+    fold: bool = False,
+    hold: datetime | None = None,
 ) -> int:
     """Queue unless queued before. A twin tick in another process may insert the same key at the
     same moment: the unique constraint stops it, and the savepoint keeps the rest of this tick."""
@@ -173,7 +181,11 @@ def _once(
         return 0
     try:
         with session.begin_nested():
-            outbox.enqueue(session, chat_id, messages, now=now, dedupe_key=key, kind=kind, network_id=network_id)
+            [row_id] = outbox.enqueue(
+                session, chat_id, messages, now=now, dedupe_key=key, kind=kind, network_id=network_id, hold_until=hold
+            )
+            if fold:
+                outbox.fold_into(session, row_id, chat_id, now)
     except IntegrityError:
         log.info("meeting reminder %s was queued by another process", key)
         return 0

@@ -17,6 +17,10 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # Waits for a free reply in its chat to ride along on (``next_attempt_at``: until when);
+    # then models.ledger decides: pushed, or dropped with its reason (never pushed by habit).
+    HELD = "held"
+    DROPPED = "dropped"  # not sent, on purpose: ``last_error`` says why
 
 
 class ReplyState(StrEnum):
@@ -62,6 +66,9 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(24), default="answer", server_default="answer")
     priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     network_id: Mapped[int | None]  # whose budget a push spends (no foreign key: lookups have none)
+    # A held row rides on (or is folded into) the row with this id; a carrier counts its riders.
+    carried_by: Mapped[int | None] = mapped_column(index=True)
+    carries: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class SentMessage(Base):

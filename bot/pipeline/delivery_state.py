@@ -126,6 +126,8 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
         mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
         if via == "push":
             count_push_in(session, row, result.recipients, now)
+        if row.carries:
+            riders_sent_in(session, row, via, now)
         log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
         metrics.message_sent((now - row.created_at).total_seconds())
         return True
@@ -197,6 +199,21 @@ def count_push_in(session: Session, row: OutboxMessage, recipients: int | None, 
             }
         ],
     )
+
+
+def riders_sent_in(session: Session, row: OutboxMessage, via: str, now: datetime) -> None:
+    """Held messages that went out with ``row``: sent now, by a free reply ("ride") or in its push ("fold")."""
+    riders = list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.carried_by == row.id, OutboxMessage.status == OutboxStatus.HELD)
+        )
+    )
+    how = "ride" if via == "reply" else "fold"
+    for rider in riders:
+        rider.status, rider.sent_at, rider.sent_via = OutboxStatus.SENT, now, how
+        outcome = LedgerOutcome.RIDDEN if how == "ride" else LedgerOutcome.FOLDED
+        record_unsent_in(session, rider, outcome, f"{how}:{row.id}", now)
+    session.flush()
 
 
 def _known_members(session: Session, network_id: int | None) -> int:
@@ -273,6 +290,9 @@ def mark_in(
     via: str | None = None,
     sent_ids: list[str] | None = None,
 ) -> None:
+    if status == OutboxStatus.FAILED and row.carries:
+        # What rode on it waits again for another reply (or its own deadline).
+        session.execute(update(OutboxMessage).where(OutboxMessage.carried_by == row.id).values(carried_by=None))
     values: dict[str, object] = {"id": row.id, "status": status, "locked_until": None, "locked_by": None}
     if status == OutboxStatus.SENT:
         values.update(sent_at=now, line_request_id=request_id, sent_via=via)

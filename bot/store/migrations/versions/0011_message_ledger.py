@@ -21,6 +21,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("kind", sa.String(length=24), server_default="answer", nullable=False))
         batch_op.add_column(sa.Column("priority", sa.SmallInteger(), server_default="1", nullable=False))
         batch_op.add_column(sa.Column("network_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("carried_by", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("carries", sa.SmallInteger(), server_default="0", nullable=False))
+        batch_op.create_index(batch_op.f("ix_outbox_carried_by"), ["carried_by"], unique=False)
     op.create_table(
         "message_ledger",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -61,6 +64,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_message_ledger_month_outcome")
     op.drop_table("message_ledger")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_carried_by"))
+        batch_op.drop_column("carries")
+        batch_op.drop_column("carried_by")
         batch_op.drop_column("network_id")
         batch_op.drop_column("priority")
         batch_op.drop_column("kind")
