@@ -22,6 +22,7 @@ from bot.pipeline import outbox
 from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
+from models.budget import worth_holding
 from models.casework import record_event
 from models.ledger import Kind
 from models.membership import is_friend
@@ -97,7 +98,8 @@ def nudge_unanswered(session: Session, network: Network, settings: NetworkSettin
         if thread.first_response_at is None and thread.outcome is None:
             message = compose.text(messages.NUDGE.format(number=thread.number, summary=thread.summary or ""))
             # Worth a free reply, not a push to every member: it waits for the next answer in the group.
-            sent += send_once(session, thread, network, "nudge", [message], now, hold_until=now + NUDGE_HOLD)
+            hold = now + NUDGE_HOLD if worth_holding(session, network, now) else None
+            sent += send_once(session, thread, network, "nudge", [message], now, hold_until=hold)
     return sent
 
 
@@ -131,7 +133,7 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
                 messages.FOLLOWUP_ASK, {"poster": poster.line_user_id}, number=str(thread.number)
             )
             ask_card = [ask, cards.followup_card(thread)]
-            where = {"hold_until": now + ASK_HOLD}
+            where = {"hold_until": now + ASK_HOLD if worth_holding(session, network, now) else None}
         for step in range(1, due + 1):
             # One step per tick: after downtime the poster gets one question, not two at once.
             if send_once(session, thread, network, f"check{step}", ask_card, now, Kind.FOLLOWUP_ASK, **where):
@@ -154,7 +156,8 @@ def accompany_check_ins(session: Session, network: Network, settings: NetworkSet
         period = (now - thread.outcome_at).days // settings.accompany_days
         card = cards.followup_card(thread, accompanying=True)
         step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
-        sent += send_once(session, thread, network, step, [card], now, Kind.ACCOMPANY, hold_until=now + ASK_HOLD)
+        hold = now + ASK_HOLD if worth_holding(session, network, now) else None
+        sent += send_once(session, thread, network, step, [card], now, Kind.ACCOMPANY, hold_until=hold)
     return sent
 
 

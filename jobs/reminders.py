@@ -26,6 +26,7 @@ from bot.pipeline import outbox
 from bot.replies.meeting_cards import day_reminder, holiday_card, morning_reminder, summary, week_card
 from jobs import scheduled
 from models import Member, Network, OutboxMessage, Role
+from models.budget import worth_holding
 from models.ledger import Kind
 from models.meeting import MeetingSchedule, Occurrence, occurrences
 from models.membership import is_friend
@@ -136,10 +137,12 @@ def _send(
     message = build(session, network, schedule, occurrence, now)
     if kind == "week":  # the one push to the whole group a meeting is worth; held notices go with it
         return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, fold=True)
-    # The day-before and morning reminders ride on a free reply in the group until the meeting
-    # starts; if none comes they are dropped (jobs/budget.py): the 7-day card had the date and
-    # the attendance buttons, and the organizers' summary lists who has not answered.
-    return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, hold=occurrence.start)
+    # Where a push to the whole group is dear (models/budget.py), the day-before and morning
+    # reminders ride on a free reply in the group until the meeting starts; if none comes they
+    # are dropped (jobs/budget.py): the 7-day card had the date and the attendance buttons, and
+    # the organizers' summary lists who has not answered.
+    hold = occurrence.start if worth_holding(session, network, now) else None
+    return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, hold=hold)
 
 
 KINDS = {"week": Kind.MEETING_WEEK, "day": Kind.MEETING_DAY, "morning": Kind.MEETING_MORNING}

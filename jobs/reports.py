@@ -80,10 +80,6 @@ def figures_card(network: Network, report: MonthlyReport, year: int, month: int,
     )
 
 
-def nothing_to_report(report: MonthlyReport) -> bool:
-    return not (report.received or report.connections or report.offers or report.carried_over or report.handovers)
-
-
 def push_network(session: Session, network: Network, now: datetime, links: Links) -> int:
     local = now.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
     if not due(local, network):
@@ -97,9 +93,10 @@ def push_network(session: Session, network: Network, now: datetime, links: Links
     ]
     if not waiting:
         return 0
-    report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
-    if nothing_to_report(report):
-        return 0  # a network an hour old has no January: an all-zero card is not worth a message
+    period = month_period(year, month, network.timezone or "Asia/Tokyo")
+    if network.created_at >= period.end:
+        return 0  # a network an hour old had no January: its all-zero card is not worth a message
+    report = monthly_report(session, network, period)
     card = figures_card(network, report, year, month, links)
     for user in waiting:
         key = dedupe_key(network, label, user)

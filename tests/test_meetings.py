@@ -583,12 +583,9 @@ def test_two_ticks_on_postgresql_send_each_reminder_once(line_server, platform, 
     runtime.sender.drain()
 
     delivered = [d.to for d in platform.deliveries()]
-    # week card and organizer summary in the group (no organizer): 2 pushes per network
-    assert sorted(delivered) == sorted(f"C{n:032x}" for n in range(8) for _ in range(2))
-    with runtime.sessions() as session:
-        held = session.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.status == "held")).all()
-    # the day-before and morning reminders, once each, waiting for a free reply in each group
-    assert sorted(held) == sorted(f"C{n:032x}" for n in range(8) for _ in range(2))
+    # week card, day reminder, organizer summary in the group (no organizer), morning: 4 per network
+    # (groups Kasane knows no member of: a push there is cheap, so nothing waits for a reply)
+    assert sorted(delivered) == sorted(f"C{n:032x}" for n in range(8) for _ in range(4))
     runtime.sender.gateway.close()
     truncate_all(runtime.engine)
     runtime.engine.dispose()

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import JST
 from held import sent_or_held
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.links import Links
 from jobs.budget import settle_held
 from jobs.followups import follow_up
 from jobs.reports import push_monthly_figures
-from models import LedgerEntry, OutboxMessage, Thread
+from models import LedgerEntry, Network, OutboxMessage, Thread
 
 
 @pytest.fixture
@@ -29,6 +29,8 @@ def net(world):
     group.add(carol, bob, eve)
     carol.says(group, "団体登録 民生委員の会")
     bob.says(group, "団体登録 東部地域包括支援センター フォーマル")
+    # A push to the group would take more than a twentieth of the month: notices wait for replies.
+    assert "月 40 通" in carol.says(group, "プラン 40").text
     world.deliver()
     return group, carol, bob, eve
 
@@ -115,6 +117,8 @@ def test_no_monthly_figures_for_a_network_an_hour_old(world, net, runtime):
     _, carol, _, _ = net
     carol.follows_bot()
     links = Links("https://kasane.example.org", "test-session-key-not-secret")
+    with world.runtime.sessions.begin() as session:  # the bot joined an hour before the 1st's 9:00
+        session.execute(update(Network).values(created_at=datetime(2026, 12, 1, 8, 0, tzinfo=JST)))
     assert not run(world, push_monthly_figures, datetime(2026, 12, 1, 9, 0, tzinfo=JST), links=links)
     with world.runtime.sessions() as session:
         assert session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "monthly_figures")) is None
