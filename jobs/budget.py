@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from bot.pipeline import outbox
 from bot.pipeline.delivery_state import record_unsent_in
 from jobs import scheduled
 from models import OutboxMessage, OutboxStatus
-from models.ledger import Kind, LedgerOutcome
+from models.ledger import Kind, LedgerOutcome, QuotaMonth, month_of
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,28 @@ DROP_REASONS = {
     "lists who has not answered",
     Kind.MEETING_MORNING: "no_reply_to_carry: the 7-day card had the date, time and place",
     Kind.FOLLOWUP_ASK: "poster_not_a_friend: no reply in the group carried it; the thread is open on the dashboard",
+    Kind.BUDGET_NOTICE: "no_reply_to_carry: the month ended; the 送信数 page showed it",
 }
+RECONCILE_EVERY = timedelta(hours=1)
+
+
+@scheduled("interval", minutes=10)
+def reconcile_quota(session: Session, now: datetime) -> bool:
+    """Ask LINE for the plan's limit and the month's count at least hourly (through the sender,
+    the only part that talks to LINE). A failed read changes nothing: the ledger's count stands."""
+    quota = session.get(QuotaMonth, month_of(now))
+    if quota is not None and quota.checked_at is not None and now - quota.checked_at < RECONCILE_EVERY:
+        return False
+    waiting = session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.chat_id == "lookup:quota",
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+    )
+    if waiting is not None:
+        return False
+    outbox.enqueue_lookup(session, "quota", now=now)
+    return True
 
 
 @scheduled("interval", minutes=5)

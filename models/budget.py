@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.ledger import LedgerEntry, LedgerOutcome, QuotaMonth, counted_in, month_of
+from models.ledger import LedgerEntry, LedgerOutcome, Priority, QuotaMonth, counted_in, month_of
 from models.network import Member, Network
 
 FREE_PLAN = 200
@@ -77,9 +77,13 @@ def known_members(session: Session, network: Network) -> int:
     return max(int(count or 0), int((network.settings or {}).get("member_count") or 0))
 
 
-def worth_holding(session: Session, network: Network, now: datetime) -> bool:
-    """True when a push to the whole group is dear for this network: group notices wait for a free reply."""
-    return known_members(session, network) * HOLD_SHARE >= network_share(session, network, now)
+def worth_holding(session: Session, network: Network, now: datetime, priority: int = Priority.NORMAL) -> bool:
+    """True when a push to the whole group is dear for this network, or the month is into its last
+    fifth (kept for high-priority messages): group notices then wait for a free reply."""
+    if known_members(session, network) * HOLD_SHARE >= network_share(session, network, now):
+        return True
+    allowance = channel_allowance(session, now)
+    return priority < Priority.HIGH and channel_spent(session, now) >= allowance * (1 - RESERVE)
 
 
 def spent_by(session: Session, network: Network, month: str) -> int:

@@ -39,6 +39,7 @@ class Kind(StrEnum):
     MEETING_HOLIDAY = "meeting_holiday"
     MONTHLY_FIGURES = "monthly_figures"
     LOOKUP = "lookup"  # a read from LINE, not a message
+    BUDGET_NOTICE = "budget_notice"  # 80 % / 100 % of the month's allowance used
 
 
 class Priority(IntEnum):
@@ -53,6 +54,7 @@ PRIORITY = {
     Kind.MEETING_WEEK: Priority.HIGH,
     Kind.FOLLOWUP_ASK: Priority.HIGH,
     Kind.NOTICE: Priority.HIGH,
+    Kind.BUDGET_NOTICE: Priority.HIGH,
     Kind.NUDGE: Priority.LOW,
     Kind.MEETING_MORNING: Priority.LOW,
     Kind.ANSWER: Priority.LOW,  # an answer that missed its reply token: an acknowledgement

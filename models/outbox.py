@@ -21,6 +21,9 @@ class OutboxStatus(StrEnum):
     # then models.ledger decides: pushed, or dropped with its reason (never pushed by habit).
     HELD = "held"
     DROPPED = "dropped"  # not sent, on purpose: ``last_error`` says why
+    # Went out inside another row's request (``carried_by``): a free reply it rode on ("ride"),
+    # or a push it was folded into ("fold"); ``sent_at`` says when.
+    CARRIED = "carried"
 
 
 class ReplyState(StrEnum):

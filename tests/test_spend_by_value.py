@@ -65,7 +65,7 @@ def test_a_nudge_rides_on_the_next_free_reply_in_the_group(world, net):
     assert ledger(world) == [("nudge", "ridden", 0, ledger(world)[0][3])]
     with world.runtime.sessions() as session:
         nudge = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))
-        assert (nudge.status, nudge.sent_via) == ("sent", "ride")
+        assert (nudge.status, nudge.sent_via) == ("carried", "ride")
 
 
 def test_a_nudge_no_reply_carried_is_dropped_with_its_reason_and_never_pushed(world, net):

@@ -20,9 +20,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from bot import metrics
+from bot.pipeline import outbox
 from bot.pipeline.line_client import Outcome, Result
 from bot.pipeline.lookups import store_lookup
+from bot.replies import compose, messages
 from models import Member, Network, OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.budget import channel_allowance, channel_spent
 from models.ledger import Kind, LedgerEntry, LedgerOutcome, month_of, next_month_start, quota_month
 
 log = logging.getLogger(__name__)
@@ -144,7 +147,7 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
 def _record_lookup(session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta) -> bool:
     if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
         return retry_later_in(session, row, result, now, max_age)
-    store_lookup(session, row.messages[0], result)
+    store_lookup(session, row.messages[0], result, now)
     mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via="lookup")
     return True
 
@@ -199,6 +202,38 @@ def count_push_in(session: Session, row: OutboxMessage, recipients: int | None, 
             }
         ],
     )
+    tell_when_spent_in(session, now)
+
+
+def tell_when_spent_in(session: Session, now: datetime, *, spent_up: bool = False) -> None:
+    """At 80 % and at 100 % of the month's allowance, every network's group is told once, in its
+    next free reply (a held notice, most important first); the 送信数 page shows it too."""
+    month = month_of(now)
+    quota = quota_month(session, month)
+    allowance = channel_allowance(session, now)
+    spent = allowance if spent_up else channel_spent(session, now)
+    for share, told in ((100, "told_100_at"), (80, "told_80_at")):
+        if spent * 100 >= allowance * share and getattr(quota, told) is None:
+            setattr(quota, told, now)
+            if share == 100:
+                quota.told_80_at = quota.told_80_at or now  # one notice, not two at once
+            _hold_budget_notice(session, now, share, spent, allowance)
+            return
+
+
+def _hold_budget_notice(session: Session, now: datetime, share: int, spent: int, allowance: int) -> None:
+    text = (messages.BUDGET_SPENT if share == 100 else messages.BUDGET_80).format(spent=spent, allowance=allowance)
+    for network_id, group_id in session.execute(select(Network.id, Network.group_id).where(Network.active)):
+        outbox.enqueue(
+            session,
+            group_id,
+            [compose.text(text)],
+            now=now,
+            kind=Kind.BUDGET_NOTICE,
+            network_id=network_id,
+            hold_until=next_month_start(now),
+            dedupe_key=f"budget:{month_of(now)}:{share}:{network_id}",
+        )
 
 
 def riders_sent_in(session: Session, row: OutboxMessage, via: str, now: datetime) -> None:
@@ -210,7 +245,7 @@ def riders_sent_in(session: Session, row: OutboxMessage, via: str, now: datetime
     )
     how = "ride" if via == "reply" else "fold"
     for rider in riders:
-        rider.status, rider.sent_at, rider.sent_via = OutboxStatus.SENT, now, how
+        rider.status, rider.sent_at, rider.sent_via = OutboxStatus.CARRIED, now, how
         outcome = LedgerOutcome.RIDDEN if how == "ride" else LedgerOutcome.FOLDED
         record_unsent_in(session, rider, outcome, f"{how}:{row.id}", now)
     session.flush()
@@ -232,6 +267,8 @@ def wait_for_next_month_in(
     1st, or is dropped (failed, with the reason, and a ledger row) when it would be stale by then."""
     quota = quota_month(session, month_of(now))
     quota.exhausted_at = quota.exhausted_at or now
+    if quota.told_100_at is None:
+        tell_when_spent_in(session, now, spent_up=True)
     first = next_month_start(now)
     worth = WORTH_SENDING.get(row.kind, max_age)  # type: ignore[call-overload]
     if first - row.created_at > worth:
