@@ -145,3 +145,13 @@ def test_stale_held_notices_do_not_ride(world, net):
     run(world, follow_up, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
     world.runtime.clock.advance(timedelta(days=3))
     assert "まだ返信がありません" not in eve.says(group, "一覧").text
+
+
+def test_the_monthly_figures_include_the_months_count(world, net):
+    group, carol, bob, _ = net
+    carol.follows_bot()  # the organizer: the figures come 1:1
+    carol.says(group, "困りごと 配食サービスを探しています")
+    bob.says(group, "#1 伝手 社協の配食があります")  # a 1:1 notice to Carol: 1 counted in November
+    links = Links("https://kasane.example.org", "test-session-key-not-secret")
+    figures = run(world, push_monthly_figures, datetime(2026, 12, 1, 9, 0, tzinfo=JST), links=links)
+    assert "LINE の送信数（この月）：1通" in figures.to(carol.id).text
