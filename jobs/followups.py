@@ -129,9 +129,13 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
             where = {"to": poster.line_user_id}
         else:
             # Otherwise it waits for a free reply in the group; dropped (with its reason) if none comes.
-            ask = compose.mention_text(
-                messages.FOLLOWUP_ASK, {"poster": poster.line_user_id}, number=str(thread.number)
-            )
+            if poster.left_at is None:
+                ask = compose.mention_text(
+                    messages.FOLLOWUP_ASK, {"poster": poster.line_user_id}, number=str(thread.number)
+                )
+            else:  # left the group: named, never mentioned (LINE would refuse the whole message)
+                name = poster.display_name or messages.MENTION_LEFT_NAME
+                ask = compose.mention_text(messages.FOLLOWUP_ASK, {}, poster=name, number=str(thread.number))
             ask_card = [ask, cards.followup_card(thread)]
             where = {"hold_until": now + ASK_HOLD if worth_holding(session, network, now) else None}
         for step in range(1, due + 1):

@@ -33,8 +33,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline.delivery_state import KNOWN_MONTHLY_LIMIT, Attempt, claim_in, record_in, set_reply_state_in
-from bot.pipeline.line_client import LineGateway, Outcome, Result
+from bot.pipeline.line_client import LineGateway, Outcome, Result, without_mentions
 from bot.pipeline.lookups import fetch_lookup
+from bot.replies import messages
 from bot.store.wakeup import LocalWakeup
 from models import OutboxMessage, ReplyState
 from models.ledger import month_of
@@ -195,6 +196,9 @@ class Sender:
         if row.reply_token and token_fresh and row.reply_state != ReplyState.REJECTED:
             previous = row.reply_state  # before the claim, which marked it attempted
             result = self.gateway.reply(row.reply_token, row.messages)
+            if result.outcome == Outcome.MENTION_REFUSED:  # someone mentioned has left: say it anyway
+                log.warning("outbox #%s: a mentioned member left the chat; sent without the mention", row.id)
+                result = self.gateway.reply(row.reply_token, without_mentions(row.messages, messages.MENTION_LEFT_NAME))
             if result.outcome == Outcome.INVALID_REPLY_TOKEN and previous == ReplyState.ATTEMPTED:
                 log.warning("outbox #%s: reply token already used by an earlier attempt: delivered", row.id)
                 return Result(Outcome.SENT, result.status, "reply token used by an earlier attempt", via="reply")
@@ -218,6 +222,11 @@ class Sender:
             return Result(Outcome.MONTHLY_LIMIT, 429, KNOWN_MONTHLY_LIMIT, via="push")
         recipients = self._recipients(row.chat_id)
         result = self.gateway.push(row.chat_id, row.messages, row.retry_key)
+        if result.outcome == Outcome.MENTION_REFUSED:  # LINE took nothing: the same key is free
+            log.warning("outbox #%s: a mentioned member left the chat; sent without the mention", row.id)
+            result = self.gateway.push(
+                row.chat_id, without_mentions(row.messages, messages.MENTION_LEFT_NAME), row.retry_key
+            )
         result.via = "push"
         result.recipients = recipients
         self.exhausted_at = now if result.outcome == Outcome.MONTHLY_LIMIT else None

@@ -70,3 +70,5 @@ BUDGET_SPENT = (
     "お知らせ：今月の LINE の通数が上限に達しました（{spent:,} / {allowance:,} 通）。"
     "来月 1 日まで、こちらから送るお知らせは止まります（返信は届きます）。"
 )
+# In place of a mention LINE refused because the person left the chat (the message still goes).
+MENTION_LEFT_NAME = "メンバーの方"
