@@ -118,13 +118,25 @@ def answerable(ctx: Context, found: Thread) -> bool:
 
 
 # --- the parts of the guard ------------------------------------------------------------------
+ONE_TO_ONE = "one-to-one network"
+
+
+def about_network(ctx: Context, network_id: str) -> None:
+    """A 1:1 event about a network the sender is a member of (a button on a card sent 1:1)."""
+    if ctx.in_group or not network_id.isdigit() or not ctx.user_id:
+        return
+    found = ctx.session.get(Network, int(network_id))
+    if found is not None and find_member(ctx.session, found.id, ctx.user_id) is not None:
+        ctx.memo[ONE_TO_ONE] = found
+
+
 def group_network(ctx: Context) -> Network | None:
     """The network of the event's group, without answering (once per event).
 
     Nearly every handler then asks for the sender too: both come in one query.
     """
     if not ctx.group_id:
-        return None
+        return ctx.memo.get(ONE_TO_ONE)
     memo = ctx.memo
     found = memo.get(("network", ctx.group_id))
     if found is not None:
@@ -156,7 +168,12 @@ def sender(ctx: Context, net: Network | None = None) -> Member | None:
 
 
 def network(ctx: Context) -> Network | None:
-    """The network of the group the event came from; tells the sender when there is none."""
+    """The network of the group the event came from; tells the sender when there is none.
+
+    In a 1:1 chat, the network a card sent there named (``about_network``), if any.
+    """
+    if not ctx.in_group and ctx.memo.get(ONE_TO_ONE) is not None:
+        return ctx.memo[ONE_TO_ONE]
     if not ctx.in_group:
         ctx.reply(compose.text(messages.GROUP_ONLY))
         return None

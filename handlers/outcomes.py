@@ -122,7 +122,8 @@ def thread_command(ctx: Context, n: str, verb: str, rest: str = "") -> None:
 
 
 @on_postback("t.outcome")
-def press_outcome(ctx: Context, n: str = "", o: str = "") -> None:
+def press_outcome(ctx: Context, n: str = "", o: str = "", g: str = "") -> None:
+    access.about_network(ctx, g)
     if access.network(ctx) is None or o not in Outcome.__members__.values():
         return
     record(ctx, n, Outcome(o))

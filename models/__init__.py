@@ -3,6 +3,7 @@
 from models.base import Base, UTCDateTime, utcnow
 from models.dashboard import LoginToken, ThreadNote
 from models.event import EventOutcome, InboxEvent, WebhookEvent
+from models.ledger import LedgerEntry, QuotaMonth
 from models.meeting import (
     AgendaChange,
     CalendarFeed,
@@ -30,6 +31,8 @@ from models.thread import (
 
 __all__ = [
     "BackupRun",
+    "LedgerEntry",
+    "QuotaMonth",
     "Heartbeat",
     "AgendaChange",
     "CalendarFeed",

@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "bot.cli.richmenu",
     "bot.cli.backup",
     "bot.cli.doctor",
+    "bot.cli.cost",
 ]
 
 

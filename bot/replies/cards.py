@@ -66,24 +66,27 @@ def area_chooser(thread: Thread, areas: list[str]) -> Message:
     return compose.with_quick_replies(compose.text(messages.AREA_CHOOSE.format(number=thread.number)), chips)
 
 
-def outcome_buttons(number: int) -> list[dict[str, Any]]:
+def outcome_buttons(number: int, network_id: int | None = None) -> list[dict[str, Any]]:
+    """The outcome buttons; ``network_id`` when the card is sent 1:1 (the press then says which network)."""
+    where = {} if network_id is None else {"g": network_id}
     return [
-        compose.postback(messages.BUTTON_RESOLVED, "t.outcome", n=number, o=Outcome.RESOLVED),
-        compose.postback(messages.BUTTON_EASED, "t.outcome", n=number, o=Outcome.EASED),
-        compose.postback(messages.BUTTON_REFERRED, "t.outcome", n=number, o=Outcome.REFERRED),
-        compose.postback(messages.BUTTON_ACCOMPANYING, "t.outcome", n=number, o=Outcome.ACCOMPANYING),
-        compose.postback(messages.BUTTON_ENDED, "t.outcome", n=number, o=Outcome.ENDED),
-        compose.postback(messages.BUTTON_WITHDRAWN, "t.outcome", n=number, o=Outcome.WITHDRAWN),
+        compose.postback(messages.BUTTON_RESOLVED, "t.outcome", n=number, o=Outcome.RESOLVED, **where),
+        compose.postback(messages.BUTTON_EASED, "t.outcome", n=number, o=Outcome.EASED, **where),
+        compose.postback(messages.BUTTON_REFERRED, "t.outcome", n=number, o=Outcome.REFERRED, **where),
+        compose.postback(messages.BUTTON_ACCOMPANYING, "t.outcome", n=number, o=Outcome.ACCOMPANYING, **where),
+        compose.postback(messages.BUTTON_ENDED, "t.outcome", n=number, o=Outcome.ENDED, **where),
+        compose.postback(messages.BUTTON_WITHDRAWN, "t.outcome", n=number, o=Outcome.WITHDRAWN, **where),
     ]
 
 
-def followup_card(thread: Thread, *, accompanying: bool = False) -> Message:
+def followup_card(thread: Thread, *, accompanying: bool = False, direct: bool = False) -> Message:
+    """``direct``: sent 1:1 to the poster, so its buttons name the network."""
     title = (messages.ACCOMPANY_TITLE if accompanying else messages.FOLLOWUP_TITLE).format(number=thread.number)
     return compose.card(
         messages.FOLLOWUP_ALT.format(number=thread.number),
         title,
         [compose.flex_text(_summary(thread), size="sm")],
-        outcome_buttons(thread.number),
+        outcome_buttons(thread.number, thread.network_id if direct else None),
     )
 
 
