@@ -8,6 +8,7 @@ from models.meeting import (
     CalendarFeed,
     MeetingAttendance,
     MeetingChange,
+    MeetingMinutes,
     MeetingRecord,
     MeetingSchedule,
 )
@@ -15,6 +16,7 @@ from models.network import Friend, Member, Network, Organization, OrgKind, Role
 from models.operations import BackupRun, Heartbeat
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.server import ServerKey
+from models.submission import SubmittedReport
 from models.thread import (
     CATEGORIES,
     Area,
@@ -35,6 +37,7 @@ __all__ = [
     "CalendarFeed",
     "MeetingAttendance",
     "MeetingChange",
+    "MeetingMinutes",
     "MeetingRecord",
     "MeetingSchedule",
     "CATEGORIES",
@@ -46,6 +49,7 @@ __all__ = [
     "ResponseKind",
     "SentMessage",
     "ServerKey",
+    "SubmittedReport",
     "Thread",
     "ThreadEvent",
     "ThreadNote",

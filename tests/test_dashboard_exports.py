@@ -106,6 +106,7 @@ def test_report_exports(client, runtime, net):
         "つなぎ先",
         "終了の理由",
         "重なり（団体間）",
+        "前月以前の訂正",
     ]
     overview = {row[0]: row[1] for row in book["概要"].iter_rows(min_row=2, values_only=True)}
     assert overview["受け付けた困りごと"] == 10 and overview["フォーマルとインフォーマルがともに関わった困りごと"] == 4
@@ -119,7 +120,7 @@ def test_report_exports(client, runtime, net):
     csv_data = client.get(f"/dashboard/n/{net.id}/report.csv?month=2026-10").data
     assert csv_data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(csv_data.decode("utf-8-sig"))))
-    assert rows[0] == ["表", "項目", "値"] and ["結果", "未完了", "2"] in rows
+    assert rows[0] == ["表", "項目", "値"] and ["概要", "前月以前の訂正", "0"] in rows
 
 
 def test_cli_export_csv_and_xlsx(cli_config, tmp_path, net, capsys):

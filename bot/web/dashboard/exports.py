@@ -130,6 +130,7 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
         ("概要", "つなぎ", sum(n for _, n in report.handovers)),
         ("概要", "翌月へ持ち越し（未終了）", report.carried_over),
         ("概要", "取り消された投稿（集計外）", report.retracted),
+        ("概要", "前月以前の訂正", len(report.corrections)),
         ("初回反応", "反応があった困りごと", fr.answered),
         ("初回反応", "反応がない困りごと", fr.unanswered),
         ("初回反応", "中央値（時間）", fr.median_hours),

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.web.dashboard import charts, exports, overlap_map
 from bot.web.dashboard.threads import send_export
-from bot.web.dashboard.web import bp, db, network_or_404, now
+from bot.web.dashboard.web import bp, db, local, network_or_404, now
 from models import Network, Thread
 from models.network import OrgKind
 from models.report import (
@@ -28,6 +28,7 @@ from models.report import (
 KIND_LABELS = {OrgKind.FORMAL: "フォーマル", OrgKind.INFORMAL: "インフォーマル"}
 REPORT_COLUMNS = ("表", "項目", "値")
 EDGE_COLUMNS = ("答えた団体", "種類", "困りごとを出した団体", "種類", "困りごとの数")
+CORRECTION_COLUMNS = ("日時", "番号", "項目", "訂正前", "訂正後")
 
 
 def _last_month(network: Network) -> tuple[int, int]:
@@ -78,13 +79,18 @@ def edge_rows(edges: list[Edge]) -> list[tuple[Any, ...]]:
     ]
 
 
-def report_sheets(report: MonthlyReport, edges: list[Edge]) -> list[exports.Sheet]:
+def correction_rows(report: MonthlyReport, network: Network) -> list[tuple[Any, ...]]:
+    return [(local(c.at, network), f"#{c.number}", c.what, c.before, c.after) for c in report.corrections]
+
+
+def report_sheets(report: MonthlyReport, edges: list[Edge], network: Network) -> list[exports.Sheet]:
     """One sheet per table of the report (Excel users filter and chart each one)."""
     tables: dict[str, list[tuple[str, Any]]] = {}
     for table, item, value in exports.report_rows(report):
         tables.setdefault(table, []).append((item, value))
     sheets = [exports.Sheet(name, ("項目", "値"), rows) for name, rows in tables.items()]
     sheets.append(exports.Sheet("重なり（団体間）", EDGE_COLUMNS, edge_rows(edges)))
+    sheets.append(exports.Sheet("前月以前の訂正", CORRECTION_COLUMNS, correction_rows(report, network)))
     return sheets
 
 
@@ -104,6 +110,7 @@ def report(network_id: int) -> Any:
         months=_month_options(network),
         edges=edge_rows(edges),
         due=_due_label(year, month),
+        local=lambda value: local(value, network),
         charts={
             "category": charts.bar_chart("c-category", "分野別の困りごと", figures.by_category),
             "area": charts.bar_chart("c-area", "地区別の困りごと", figures.by_area),
@@ -132,7 +139,7 @@ def report_export(network_id: int, fmt: str) -> Any:
             *(("重なり（団体間）", f"{r[0]} → {r[2]}", r[4]) for r in edge_rows(edges)),
         ]
         return send_export("csv", name, "月報", REPORT_COLUMNS, rows)
-    sheets = report_sheets(figures, edges)
+    sheets = report_sheets(figures, edges, network)
     return send_export("xlsx", name, sheets[0].title, sheets[0].columns, sheets[0].rows, sheets[1:])
 
 
