@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -95,6 +95,42 @@ def months_period(first: tuple[int, int], last: tuple[int, int], tz: str) -> Per
     return Period(datetime(*first, 1, tzinfo=zone), datetime(end_year, end_month, 1, tzinfo=zone), label)
 
 
+def date_period(first: date, last: date, tz: str) -> Period:
+    """From the first day's 00:00 to the end of the last day (both in the network's time zone)."""
+    zone = ZoneInfo(tz)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    end = datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)
+    return Period(start, end, f"{first.isoformat()}〜{last.isoformat()}")
+
+
+def fiscal_year_period(year: int, tz: str) -> Period:
+    """年度: April of ``year`` to March of the next."""
+    period = months_period((year, 4), (year + 1, 3), tz)
+    return Period(period.start, period.end, f"{year}年度")
+
+
+def fiscal_year_of(moment: datetime) -> int:
+    return moment.year if moment.month >= 4 else moment.year - 1
+
+
+def months_of(period: Period) -> list[Period]:
+    """The period cut at month boundaries (the first and last may be part months), in order."""
+    zone = period.start.tzinfo
+    parts = []
+    start = period.start
+    while start < period.end:
+        year, month = next_month(start.year, start.month)
+        end = min(datetime(year, month, 1, tzinfo=zone), period.end)
+        whole = start.day == 1 and start.hour == 0 and end == datetime(year, month, 1, tzinfo=zone)
+        label = f"{start.year:04d}-{start.month:02d}"
+        if not whole:
+            last = (end - timedelta(days=1)).date()
+            label = f"{start.date().isoformat()}〜{last.isoformat()}"
+        parts.append(Period(start, end, label))
+        start = end
+    return parts
+
+
 @dataclass
 class FirstResponse:
     answered: int = 0  # threads of the period with a first 伝手 or offer before its end
@@ -131,6 +167,10 @@ class MonthlyReport:
     first_response: FirstResponse = field(default_factory=FirstResponse)
     carried_over: int = 0
     corrections: list[Correction] = field(default_factory=list)
+
+    @property
+    def is_month(self) -> bool:
+        return MONTH.fullmatch(self.period.label) is not None
 
 
 def _detail(key: str | tuple[str, ...], event: type[ThreadEvent] | ThreadEvent = ThreadEvent) -> ColumnElement[str]:

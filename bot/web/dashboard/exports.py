@@ -128,7 +128,7 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
         ("概要", "申し出", report.offers),
         ("概要", "フォーマルとインフォーマルがともに関わった困りごと", report.overlap),
         ("概要", "つなぎ", sum(n for _, n in report.handovers)),
-        ("概要", "翌月へ持ち越し（未終了）", report.carried_over),
+        ("概要", "翌月へ持ち越し（未終了）" if report.is_month else "期間末に未終了（持ち越し）", report.carried_over),
         ("概要", "取り消された投稿（集計外）", report.retracted),
         ("概要", "前月以前の訂正", len(report.corrections)),
         ("初回反応", "反応があった困りごと", fr.answered),

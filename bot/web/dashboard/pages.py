@@ -12,7 +12,8 @@ from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.web.dashboard.reports import KIND_LABELS, _last_month, _month_options, _months_back
+from bot.web.dashboard.report_files import KIND_LABELS
+from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import EventKind, Network, Organization, Thread, ThreadEvent
 from models.report import Period, month_period, months_period, organization_stats, parse_month
