@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, select
 
 from bot.web.dashboard import charts, exports, overlap_map, report_files
@@ -27,6 +27,7 @@ from models.report import (
     parse_month,
     previous_month,
 )
+from models.submission import submit, submitted_copy, submitted_for
 
 REPORT_COLUMNS = ("表", "項目", "値")
 PDF_MIME = "application/pdf"
@@ -144,6 +145,10 @@ def report(network_id: int) -> Any:
         month_columns=report_files.MONTH_COLUMNS,
         month_rows=report_files.month_rows(doc) if len(doc.months) > 1 else [],
         local=lambda value: local(value, network),
+        submitted=_submitted_view(network, chosen, doc),
+        submit_url=url_for("dashboard.report_submit", network_id=network.id, **chosen.args),
+        saved=request.args.get("saved", ""),
+        ended=now() >= chosen.period.end,
         export_url=lambda fmt: url_for("dashboard.report_export", network_id=network.id, fmt=fmt, **chosen.args),
         charts={
             "category": charts.bar_chart("c-category", "分野別の困りごと", figures.by_category),
@@ -152,6 +157,58 @@ def report(network_id: int) -> Any:
             "handover": charts.bar_chart("c-handover", "つなぎ先", figures.handovers),
         },
     )
+
+
+def handed_in_overview(xlsx: bytes) -> dict[str, Any]:
+    """The 概要 sheet of a submitted workbook, read back from the stored file itself."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx), read_only=True)
+    try:
+        return {row[0]: row[1] for row in book["概要"].iter_rows(min_row=2, values_only=True) if row and row[0]}
+    finally:
+        book.close()
+
+
+def _submitted_view(network: Network, chosen: Chosen, doc: report_files.ReportDocument) -> dict[str, Any]:
+    copies = submitted_for(db(), network.id, chosen.period)
+    comparison: list[tuple[str, Any, Any]] = []
+    if copies:
+        handed = handed_in_overview(copies[0].xlsx)  # the newest copy's file (loaded only now)
+        today = {item: value for table, item, value in exports.report_rows(doc.figures) if table == "概要"}
+        comparison = [(item, handed.get(item), value) for item, value in today.items()]
+    return {"copies": copies, "comparison": comparison}
+
+
+@bp.post("/n/<int:network_id>/report/submit")
+def report_submit(network_id: int) -> Any:
+    """提出済みにする: keep the PDF and Excel exactly as they are handed in, with who and when."""
+    network, member = network_or_404(network_id)
+    chosen = chosen_period(network)
+    if now() < chosen.period.end:
+        # Its figures would still move: only an ended period is handed in.
+        abort(400, "期間が終わってから提出済みにできます。")
+    doc = build_document(network, chosen)
+    label = f"{doc.title} {doc.period_text}"
+    submit(
+        db(), network.id, chosen.period, label, member, now(), report_files.xlsx_bytes(doc), report_files.pdf_bytes(doc)
+    )
+    db().commit()
+    target = url_for("dashboard.report", network_id=network.id, saved="submitted", **chosen.args)
+    return redirect(target + "#submitted-title")
+
+
+@bp.get("/n/<int:network_id>/submitted/<int:submission_id>.<any(xlsx, pdf):fmt>")
+def submitted_file(network_id: int, submission_id: int, fmt: str) -> Any:
+    """A submitted copy, byte for byte as it was handed in."""
+    network, _ = network_or_404(network_id)
+    copy = submitted_copy(db(), network.id, submission_id)
+    if copy is None:
+        abort(404)
+    data, mime = (copy.pdf, PDF_MIME) if fmt == "pdf" else (copy.xlsx, exports.XLSX_MIME)
+    stamp = local(copy.submitted_at, network, "%Y%m%d-%H%M")
+    name = f"kasane-submitted-{network.id}-{copy.id}-{stamp}.{fmt}"
+    return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name)
 
 
 @bp.get("/n/<int:network_id>/report.<any(xlsx, csv, pdf):fmt>")
