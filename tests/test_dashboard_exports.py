@@ -109,6 +109,7 @@ def test_report_exports(client, runtime, net):
         "重なり（団体間）",
         "前月以前の訂正",
         "月別",
+        "会議と議事録",
     ]
     overview = {row[0]: row[1] for row in book["概要"].iter_rows(min_row=2, values_only=True)}
     assert overview["受け付けた困りごと"] == 10 and overview["フォーマルとインフォーマルがともに関わった困りごと"] == 4

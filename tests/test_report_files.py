@@ -82,6 +82,7 @@ def test_a_months_xlsx_from_the_cli_opens_in_pandas_with_a_sheet_per_table(cli_c
         "重なり（団体間）",
         "前月以前の訂正",
         "月別",
+        "会議と議事録",
     ]
     cover = dict(zip(sheets["表紙"]["項目"], sheets["表紙"]["内容"], strict=True))
     assert cover["対象期間"] == "2026年10月" and cover["提出期限"] == "2026年11月15日"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,12 +17,14 @@ from bot.web.dashboard.report_files import KIND_LABELS
 from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import EventKind, Network, Organization, Thread, ThreadEvent
+from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
 from models.report import Period, month_period, months_period, organization_stats, parse_month
 
 log = logging.getLogger(__name__)
 ANSWER_LABELS = {"yes": "出席", "no": "欠席", "maybe": "未定", None: "未回答"}
 REASON_LABELS = {"flagged": "反応がない", "requested": "会議で相談の希望", "checkin": "伴走の様子確認", "added": "追加"}
 PAST_DISCUSSIONS = 200
+MINUTES_LOOKBACK = timedelta(days=400)  # the meetings whose minutes can be written here
 
 
 @bp.get("/n/<int:network_id>/organizations")
@@ -113,9 +116,34 @@ def meetings(network_id: int) -> Any:
         db().rollback()
         view = MeetingsView()
     view.past = past_discussions(network)
+    current = now()
+    held = meetings_in(db(), network, current - MINUTES_LOOKBACK, current + timedelta(days=1))
     return render_template(
-        "dashboard/meetings.html", network=network, view=view, reasons=REASON_LABELS, local=_local(network)
+        "dashboard/meetings.html",
+        network=network,
+        view=view,
+        reasons=REASON_LABELS,
+        local=_local(network),
+        held=list(reversed(held)),
+        minutes_limit=MINUTES_LIMIT,
+        saved=request.args.get("saved", ""),
     )
+
+
+@bp.post("/n/<int:network_id>/meetings/<meeting>/minutes")
+def meeting_minutes(network_id: int, meeting: str) -> Any:
+    """議事録 of one meeting (by its date), masked like every stored text; replaces the earlier text."""
+    network, member = network_or_404(network_id)
+    try:
+        day = date.fromisoformat(meeting)
+    except ValueError:
+        abort(404)
+    text = request.form.get("text", "").strip()
+    if not text:
+        abort(400, "議事録を入力してください。")
+    write_minutes(db(), network, day, text, member, now())
+    db().commit()
+    return redirect(url_for("dashboard.meetings", network_id=network.id, saved=day.isoformat()) + f"#m-{day}")
 
 
 def _local(network: Network) -> Any:

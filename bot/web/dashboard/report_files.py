@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.web.dashboard import exports
 from models import Network
+from models.meeting_minutes import MeetingOfPeriod, meetings_in
 from models.network import OrgKind
 from models.report import Edge, MonthlyReport, Period, monthly_report, months_of, next_month, overlap_edges
 
@@ -77,6 +78,7 @@ class ReportDocument:
     figures: MonthlyReport
     edges: list[Edge]
     months: list[tuple[str, MonthlyReport]] = field(default_factory=list)  # one per month of the period
+    meetings: list[MeetingOfPeriod] = field(default_factory=list)  # held in the period, with minutes
 
     @property
     def is_month(self) -> bool:
@@ -139,6 +141,7 @@ def build(
         figures=figures,
         edges=overlap_edges(session, network, period),
         months=months,
+        meetings=meetings_in(session, network, period.start, period.end),
     )
 
 
@@ -183,6 +186,18 @@ def month_rows(doc: ReportDocument) -> list[tuple[Any, ...]]:
     return rows
 
 
+MEETING_COLUMNS = ("会議の日", "出席した団体", "欠席の団体", "話し合った困りごと", "議事録")
+
+
+def meeting_rows(doc: ReportDocument) -> list[tuple[Any, ...]]:
+    rows = []
+    for meeting in doc.meetings:
+        when = doc.local(meeting.start) if meeting.start else meeting.original.isoformat()
+        discussed = "、".join(f"#{number}（{category}）" for number, category in meeting.discussed)
+        rows.append((when, "、".join(meeting.attended), "、".join(meeting.absent), discussed, meeting.minutes or ""))
+    return rows
+
+
 def tables(doc: ReportDocument) -> dict[str, list[tuple[str, Any]]]:
     """The report's tables of (item, value), in order: 概要, 初回反応, 分野別, …"""
     found: dict[str, list[tuple[str, Any]]] = {}
@@ -205,6 +220,8 @@ def sheets(doc: ReportDocument) -> list[exports.Sheet]:
     result.append(exports.Sheet("重なり（団体間）", EDGE_COLUMNS, edge_rows(doc.edges)))
     result.append(exports.Sheet("前月以前の訂正", CORRECTION_COLUMNS, correction_rows(doc)))
     result.append(exports.Sheet("月別", MONTH_COLUMNS, month_rows(doc), widths={"月": 24}))
+    widths = {"会議の日": 18, "出席した団体": 40, "欠席の団体": 24, "話し合った困りごと": 30, "議事録": 80}
+    result.append(exports.Sheet("会議と議事録", MEETING_COLUMNS, meeting_rows(doc), widths=widths))
     return result
 
 
@@ -228,6 +245,7 @@ def pdf_bytes(doc: ReportDocument) -> bytes:
         corrections=correction_rows(doc),
         month_columns=MONTH_HEADINGS,
         months=month_rows(doc),
+        meetings=meeting_rows(doc),
     )
     return HTML(string=html).write_pdf()
 
@@ -245,6 +263,14 @@ def text_lines(doc: ReportDocument) -> Iterator[str]:
         yield "[前月以前の訂正]"
         for row in correction_rows(doc):
             yield "  " + "\t".join(str(v) for v in row)
+    yield ""
+    yield "[会議と議事録]"
+    for when, attended, absent, discussed, minutes in meeting_rows(doc):
+        yield f"  {when}　出席：{attended or '-'}　欠席：{absent or '-'}　話し合い：{discussed or '-'}"
+        for line in (minutes or "（議事録なし）").splitlines():
+            yield f"    {line}"
+    if not doc.meetings:
+        yield "  期間中の会議はありません。"
     if len(doc.months) > 1:
         yield ""
         yield "[月別]"

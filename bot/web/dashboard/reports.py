@@ -144,6 +144,7 @@ def report(network_id: int) -> Any:
         due=doc.due,
         month_columns=report_files.MONTH_COLUMNS,
         month_rows=report_files.month_rows(doc) if len(doc.months) > 1 else [],
+        meeting_rows=report_files.meeting_rows(doc),
         local=lambda value: local(value, network),
         submitted=_submitted_view(network, chosen, doc),
         submit_url=url_for("dashboard.report_submit", network_id=network.id, **chosen.args),
