@@ -10,9 +10,11 @@ from bot.pipeline.suggest import verb_suggestion
 from bot.replies import cards, compose, guide_cards, messages
 from handlers import access
 from handlers.access import Need
+from handlers.consent import CONSENT_VERBS, record_consent
 from handlers.responses import typed_response
 from models import Outcome, ResponseKind
 from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, reopen, set_outcome
+from models.consent import shown_in_group
 
 describe("#12 解決／緩和／伴走／取り下げ", "12番の結果を記録します（投稿した団体・コーディネーター）", order=50)
 describe("#12 つなぎ 機関名", "専門機関につないだことを記録します", order=51)
@@ -29,7 +31,7 @@ RESPONSE_VERBS = {
 }
 DETAIL_LIMIT = 100
 # What may follow a thread number, for 「もしかして…？」 when a verb is slipped.
-registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開")})
+registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開", *CONSENT_VERBS)})
 # ... and their readings typed in kana (see handlers/threads.py).
 registry.verbs(
     {
@@ -91,7 +93,8 @@ def reopen_thread(ctx: Context, n: str) -> None:
         ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
         return
     reopen(ctx.session, thread, allowed.member, ctx.now)
-    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread))
+    visible = thread.id in shown_in_group(ctx.session, [thread])
+    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread, shown=visible))
 
 
 def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
@@ -103,6 +106,9 @@ def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
         return lambda ctx, n, rest: record(ctx, n, outcome, rest)
     if verb == "再開":
         return lambda ctx, n, rest: reopen_thread(ctx, n)
+    if verb in CONSENT_VERBS:
+        value = CONSENT_VERBS[verb]
+        return lambda ctx, n, rest: record_consent(ctx, n, value)
     return None
 
 

@@ -23,6 +23,7 @@ from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
 from models.casework import record_event
+from models.consent import shown_in_group
 from models.quiet_days import quiet_for
 from models.settings import NetworkSettings, network_settings
 
@@ -68,7 +69,9 @@ def nudge_unanswered(session: Session, network: Network, settings: NetworkSettin
     sent = 0
     for thread in _open_threads(session, network, now - timedelta(days=settings.nudge_days)):
         if thread.first_response_at is None and thread.outcome is None:
-            message = compose.text(messages.NUDGE.format(number=thread.number, summary=thread.summary or ""))
+            # Without 本人同意 the group sees the number only (models.consent).
+            summary = (thread.summary or "") if thread.id in shown_in_group(session, [thread]) else ""
+            message = compose.text(messages.NUDGE.format(number=thread.number, summary=summary).rstrip())
             sent += send_once(session, thread, network, "nudge", [message], now)
     return sent
 
@@ -94,7 +97,8 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
         )
         for step in range(1, due + 1):
             # One step per tick: after downtime the poster gets one question, not two at once.
-            if send_once(session, thread, network, f"check{step}", [ask, cards.followup_card(thread)], now):
+            card = cards.followup_card(thread, shown=thread.id in shown_in_group(session, [thread]))
+            if send_once(session, thread, network, f"check{step}", [ask, card], now):
                 sent += 1
                 break
     return sent
@@ -112,7 +116,7 @@ def accompany_check_ins(session: Session, network: Network, settings: NetworkSet
     )
     for thread in accompanied:
         period = (now - thread.outcome_at).days // settings.accompany_days
-        card = cards.followup_card(thread, accompanying=True)
+        card = cards.followup_card(thread, accompanying=True, shown=thread.id in shown_in_group(session, [thread]))
         step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
         sent += send_once(session, thread, network, step, [card], now)
     return sent

@@ -126,6 +126,18 @@ class EventKind(StrEnum):
     MEETING_REQUESTED = "meeting_requested"
     DISCUSSED = "discussed"  # discussed at a meeting
     NOTE = "note"  # coordinator note (dashboard only)
+    CONSENT = "consent"  # 本人同意 set (detail: consent, before)
+
+
+class Consent(StrEnum):
+    """本人同意: whether the person agreed to their case going to a 重層的支援会議 (and the group)."""
+
+    YES = "yes"  # あり
+    NO = "no"  # なし
+    UNKNOWN = "unknown"  # 未確認 (every thread starts here)
+
+
+CONSENT_LABELS = {Consent.YES: "あり", Consent.NO: "なし", Consent.UNKNOWN: "未確認"}
 
 
 class ThreadEvent(Base):
