@@ -48,7 +48,18 @@ from sqlalchemy.orm import Session, aliased
 
 from models.casework import OUTCOME_LABELS
 from models.network import Member, Network, Organization, OrgKind
-from models.thread import CATEGORIES, EventKind, Outcome, Response, ResponseKind, Thread, ThreadEvent, ThreadState
+from models.thread import (
+    CATEGORIES,
+    CONSENT_LABELS,
+    Consent,
+    EventKind,
+    Outcome,
+    Response,
+    ResponseKind,
+    Thread,
+    ThreadEvent,
+    ThreadState,
+)
 
 NO_AREA = "（地区なし）"
 NO_VALUE = "（記録なし）"
@@ -167,6 +178,7 @@ class MonthlyReport:
     first_response: FirstResponse = field(default_factory=FirstResponse)
     carried_over: int = 0
     corrections: list[Correction] = field(default_factory=list)
+    by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
 
     @property
     def is_month(self) -> bool:
@@ -231,7 +243,34 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.first_response.unanswered = report.received - report.first_response.answered
     report.carried_over = carried_over(session, network, period)
     report.corrections = corrections(session, network, period)
+    report.by_consent = consent_counts(session, cohort, period.end)
     return report
+
+
+def consent_counts(session: Session, cohort: ColumnElement[bool], moment: datetime) -> list[tuple[str, int]]:
+    """Threads of ``cohort`` by 本人同意 as it stood at ``moment`` (the last CONSENT event before it;
+    未確認 when none): あり, なし, 未確認."""
+    last = _last_event(
+        [
+            ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)),
+            ThreadEvent.at < moment,
+            ThreadEvent.kind == EventKind.CONSENT,
+        ]
+    )
+    event = aliased(ThreadEvent)
+    value = _detail("consent", event)  # type: ignore[arg-type]
+    rows = session.execute(
+        select(value, func.count())
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .group_by(value)
+    ).all()
+    counts: Counter[str] = Counter()
+    for consent, count in rows:
+        counts[consent if consent in {str(c) for c in Consent} else str(Consent.UNKNOWN)] += count
+    return [(label, counts[str(value)]) for value, label in CONSENT_LABELS.items()]
 
 
 def _last_event(where: list[ColumnElement[bool]]):  # type: ignore[no-untyped-def]

@@ -106,6 +106,7 @@ def test_report_exports(client, runtime, net):
         "結果",
         "つなぎ先",
         "終了の理由",
+        "本人同意",
         "重なり（団体間）",
         "前月以前の訂正",
         "月別",

@@ -141,4 +141,5 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
     rows += [("結果", name, n) for name, n in report.outcomes]
     rows += [("つなぎ先", name, n) for name, n in report.handovers]
     rows += [("終了の理由", name, n) for name, n in report.end_reasons]
+    rows += [("本人同意", name, n) for name, n in report.by_consent]
     return rows

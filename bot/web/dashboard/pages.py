@@ -16,9 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.web.dashboard.report_files import KIND_LABELS
 from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
-from models import EventKind, Network, Organization, Thread, ThreadEvent
+from models import EventKind, Network, Organization, Thread, ThreadEvent, ThreadState
+from models.consent import consents
 from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
 from models.report import Period, month_period, months_period, organization_stats, parse_month
+from models.settings import MEETING_KINDS, network_settings
+from models.thread import CONSENT_LABELS, Consent
 
 log = logging.getLogger(__name__)
 ANSWER_LABELS = {"yes": "出席", "no": "欠席", "maybe": "未定", None: "未回答"}
@@ -127,7 +130,36 @@ def meetings(network_id: int) -> Any:
         held=list(reversed(held)),
         minutes_limit=MINUTES_LIMIT,
         saved=request.args.get("saved", ""),
+        meeting_kind=network_settings(network).meeting_kind,
+        meeting_kinds=MEETING_KINDS,
+        without_consent=without_consent(network),
     )
+
+
+def without_consent(network: Network) -> list[tuple[Thread, str]]:
+    """Open threads whose 本人同意 is not あり: for the 支援会議 (社会福祉法 第106条の6), listed here
+    only, never in the group. Oldest first, with the consent's label."""
+    threads = list(
+        db().scalars(
+            select(Thread)
+            .where(Thread.network_id == network.id, Thread.state == ThreadState.OPEN, Thread.retracted.is_(False))
+            .order_by(Thread.posted_at)
+        )
+    )
+    known = consents(db(), [t.id for t in threads])
+    return [(t, CONSENT_LABELS[known[t.id]]) for t in threads if known[t.id] != Consent.YES]
+
+
+@bp.post("/n/<int:network_id>/meetings/kind")
+def meeting_kind(network_id: int) -> Any:
+    """What the group's own meeting is: ネットワーク会議, 重層的支援会議 or 支援会議."""
+    network, _ = network_or_404(network_id)
+    kind = request.form.get("kind", "")
+    if kind not in MEETING_KINDS:
+        abort(400, "会議の種類を選んでください。")
+    network.settings = {**(network.settings or {}), "meeting_kind": kind}
+    db().commit()
+    return redirect(url_for("dashboard.meetings", network_id=network.id, saved="kind"))
 
 
 @bp.post("/n/<int:network_id>/meetings/<meeting>/minutes")

@@ -23,6 +23,7 @@ from models import Network
 from models.meeting_minutes import MeetingOfPeriod, meetings_in
 from models.network import OrgKind
 from models.report import Edge, MonthlyReport, Period, monthly_report, months_of, next_month, overlap_edges
+from models.settings import network_settings
 
 KIND_LABELS = {OrgKind.FORMAL: "フォーマル", OrgKind.INFORMAL: "インフォーマル"}
 EDGE_COLUMNS = ("答えた団体", "種類", "困りごとを出した団体", "種類", "困りごとの数")
@@ -79,6 +80,7 @@ class ReportDocument:
     edges: list[Edge]
     months: list[tuple[str, MonthlyReport]] = field(default_factory=list)  # one per month of the period
     meetings: list[MeetingOfPeriod] = field(default_factory=list)  # held in the period, with minutes
+    meeting_kind: str = "ネットワーク会議"
 
     @property
     def is_month(self) -> bool:
@@ -142,6 +144,7 @@ def build(
         edges=overlap_edges(session, network, period),
         months=months,
         meetings=meetings_in(session, network, period.start, period.end),
+        meeting_kind=network_settings(network).meeting_kind,
     )
 
 
@@ -213,6 +216,7 @@ def sheets(doc: ReportDocument) -> list[exports.Sheet]:
         ("対象期間", doc.period_text),
         ("提出期限", doc.due),
         ("集計日時", doc.made_at),
+        ("会議の種類", doc.meeting_kind),
         ("集計の基準", "各期間の末日の時点で経過に記録されていたとおり（後日の訂正は訂正した月に計上）"),
     ]
     result = [exports.Sheet("表紙", ("項目", "内容"), cover, widths={"内容": 70})]

@@ -14,8 +14,10 @@ from bot.web.dashboard import caselog, exports, timeline
 from bot.web.dashboard.web import bp, db, local, network_or_404, now
 from models import CATEGORIES, Area, Organization, Outcome, Thread
 from models.casework import OUTCOME_LABELS, set_outcome
+from models.consent import consent_of, set_consent
 from models.dashboard import NOTE_LIMIT, add_note
 from models.privacy import mask
+from models.thread import CONSENT_LABELS, Consent
 
 REASON_LIMIT = 500
 # The lead's catalogue has the choices the chat offers; the same lists keep figures comparable.
@@ -112,7 +114,21 @@ def thread(network_id: int, number: int, errors: list[str] | None = None, form: 
         note_limit=NOTE_LIMIT,
         saved=request.args.get("saved", ""),
         state_labels=caselog.STATE_LABELS,
+        consent=consent_of(db(), item),
+        consent_labels=[(str(value), label) for value, label in CONSENT_LABELS.items()],
     ), (400 if errors else 200)
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/consent")
+def thread_consent(network_id: int, number: int) -> Any:
+    """本人同意 from the dashboard (coordinators and organizers), kept in the timeline."""
+    _, member, item = _thread_or_404(network_id, number)
+    value = request.form.get("consent", "")
+    if value not in {str(c) for c in Consent}:
+        return thread(network_id, number, errors=["本人同意を選んでください。"])
+    set_consent(db(), item, member, Consent(value), now(), via="dashboard")
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="consent") + "#timeline")
 
 
 @bp.post("/n/<int:network_id>/threads/<int:number>/notes")
