@@ -69,7 +69,9 @@ def meetings_in(session: Session, network: Network, start: datetime, end: dateti
     zone_start, zone_end = start.date(), end.date()
     found: dict[date, MeetingOfPeriod] = {}
     schedule = schedule_of(session, network)
-    held: list[Occurrence] = occurrences(session, network, schedule, start, end) if schedule else []
+    # The rule gives dates before the network existed too: those meetings were never held here.
+    since = max(start, network.created_at)
+    held: list[Occurrence] = occurrences(session, network, schedule, since, end) if schedule and since < end else []
     for occurrence in held:
         found[occurrence.original] = MeetingOfPeriod(occurrence.original, occurrence.start)
     recorded = session.execute(
