@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from models.casework import OUTCOME_LABELS
+from models.connections import REFERRAL_KIND_LABELS, ReferralKind
 from models.network import Member, Network, Organization, OrgKind
 from models.thread import (
     CATEGORIES,
@@ -179,6 +180,13 @@ class MonthlyReport:
     carried_over: int = 0
     corrections: list[Correction] = field(default_factory=list)
     by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
+    referral_kinds: list[tuple[str, int]] = field(default_factory=list)  # つなぎ: formal, informal, 参加支援
+    missing: list[tuple[str, int]] = field(default_factory=list)  # 足りなかった資源 recorded in the period
+
+    @property
+    def participation(self) -> int:
+        """参加支援, counted apart (the last of the kinds)."""
+        return self.referral_kinds[-1][1] if self.referral_kinds else 0
 
     @property
     def is_month(self) -> bool:
@@ -233,7 +241,9 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.by_area = _by_count(Counter(dict(_as_of(session, cohort, period.end, "area"))), NO_AREA)
     in_period = and_(Thread.network_id == network.id, Thread.posted_at >= period.start, Thread.posted_at < period.end)
     report.retracted = session.scalar(select(func.count()).where(in_period, _post_unsent_before(period.end))) or 0
-    outcomes, handovers, reasons = outcomes_recorded(session, network, period)
+    outcomes, handovers, reasons, kinds = outcomes_recorded(session, network, period)
+    report.referral_kinds = [(label, kinds[str(kind)]) for kind, label in REFERRAL_KIND_LABELS.items()]
+    report.missing = missing_resources(session, network, period)
     report.outcomes = [(label, outcomes[str(o)]) for o, label in OUTCOME_LABELS.items()]
     report.handovers = _by_count(handovers, NO_VALUE)
     report.end_reasons = _by_count(reasons, NO_VALUE)
@@ -379,14 +389,15 @@ def _changes_in(network: Network, period: Period):  # type: ignore[no-untyped-de
 
 def outcomes_recorded(
     session: Session, network: Network, period: Period
-) -> tuple[Counter[str | None], Counter[str | None], Counter[str | None]]:
-    """Outcomes, つなぎ先 and 終了 reasons recorded in the period (as they stood at its end), for
-    threads that were not closed when the period began. One GROUP BY."""
+) -> tuple[Counter[str | None], Counter[str | None], Counter[str | None], Counter[str]]:
+    """Outcomes, つなぎ先, 終了 reasons and kinds of つなぎ recorded in the period (as they stood at
+    its end), for threads that were not closed when the period began. One GROUP BY."""
     within, before = _changes_in(network, period)
     end, start = aliased(ThreadEvent), aliased(ThreadEvent)
     outcome, referred, reason = _detail("outcome", end), _detail("referred_to", end), _detail("end_reason", end)  # type: ignore[arg-type]
+    kind = _detail("referral_kind", end)  # type: ignore[arg-type]
     rows = session.execute(
-        select(outcome, referred, reason, func.count())
+        select(outcome, referred, reason, kind, func.count())
         .select_from(within)
         .join(end, end.id == within.c.id)
         .join(Thread, Thread.id == within.c.thread_id)
@@ -397,16 +408,34 @@ def outcomes_recorded(
             _counted_at(period.end),
             or_(start.id.is_(None), ~_closing(start)),
         )
-        .group_by(outcome, referred, reason)
+        .group_by(outcome, referred, reason, kind)
     ).all()
-    outcomes, handovers, reasons = Counter(), Counter(), Counter()  # type: ignore[var-annotated]
-    for value, referred_to, end_reason, count in rows:
+    outcomes, handovers, reasons, kinds = Counter(), Counter(), Counter(), Counter()  # type: ignore[var-annotated]
+    for value, referred_to, end_reason, referral_kind, count in rows:
         outcomes[value] += count
         if value == Outcome.REFERRED:
             handovers[referred_to] += count
+            kinds[referral_kind or str(ReferralKind.FORMAL)] += count  # recorded before kinds: formal
         if value == Outcome.ENDED:
             reasons[end_reason] += count
-    return outcomes, handovers, reasons
+    return outcomes, handovers, reasons, kinds
+
+
+def missing_resources(session: Session, network: Network, period: Period) -> list[tuple[str, int]]:
+    """足りなかった資源 recorded in the period, most often first (threads counted once per resource)."""
+    resource = _detail("resource")
+    rows = session.execute(
+        select(resource, func.count(distinct(ThreadEvent.thread_id)))
+        .join(Thread, Thread.id == ThreadEvent.thread_id)
+        .where(
+            Thread.network_id == network.id,
+            ThreadEvent.kind == EventKind.MISSING,
+            ThreadEvent.at >= period.start,
+            ThreadEvent.at < period.end,
+        )
+        .group_by(resource)
+    ).all()
+    return _by_count(Counter(dict(rows)), NO_VALUE)
 
 
 def _outcome_label(value: str | None) -> str:

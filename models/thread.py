@@ -127,6 +127,7 @@ class EventKind(StrEnum):
     DISCUSSED = "discussed"  # discussed at a meeting
     NOTE = "note"  # coordinator note (dashboard only)
     CONSENT = "consent"  # 本人同意 set (detail: consent, before)
+    MISSING = "missing"  # a resource the network lacked for this thread (detail: resource)
 
 
 class Consent(StrEnum):

@@ -19,6 +19,7 @@ from models.casework import (
     retract,
     set_outcome,
 )
+from models.connections import record_missing
 from models.consent import set_consent
 from models.thread import Consent
 
@@ -48,6 +49,7 @@ def every_kind_of_event(session):
     set_outcome(session, thread, poster, Outcome.REFERRED, at, referred_to="地域包括支援センター")
     reopen(session, thread, poster, at)
     set_consent(session, thread, poster, Consent.NO, at)
+    record_missing(session, thread, poster, "移動手段", at)
     retract(session, thread, at, actor=poster)
     session.flush()
     return net, thread
@@ -65,6 +67,7 @@ def test_every_timeline_entry_reads_in_plain_japanese(session):
     assert "フォローアップ（3日後の呼びかけ）" in titles
     assert "その後いかがですか（1回目）" in titles and "その後いかがですか（2回目）" in titles
     assert "伴走の様子うかがい（1回目）" in titles
+    assert ["移動手段"] in [entry.lines for entry in entries if entry.title == "足りなかった資源"]
     assert ["未確認 → なし"] in [entry.lines for entry in entries if entry.title == "本人同意"]
     unsent = entries[-1]
     assert unsent.title == "投稿の取り消し（送信取消）"

@@ -79,6 +79,8 @@ def test_a_months_xlsx_from_the_cli_opens_in_pandas_with_a_sheet_per_table(cli_c
         "結果",
         "つなぎ先",
         "終了の理由",
+        "つなぎの種類",
+        "足りなかった資源",
         "本人同意",
         "重なり（団体間）",
         "前月以前の訂正",

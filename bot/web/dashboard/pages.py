@@ -17,6 +17,7 @@ from bot.web.dashboard.report_files import KIND_LABELS
 from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import EventKind, Network, Organization, Thread, ThreadEvent, ThreadState
+from models.connections import add_resource, resources
 from models.consent import consents
 from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
 from models.report import Period, month_period, months_period, organization_stats, parse_month
@@ -52,7 +53,21 @@ def organizations(network_id: int) -> Any:
         period_label=period.label if period else "これまでのすべて",
         months=_month_options(network),
         kind_labels=KIND_LABELS,
+        resources=resources(network),
+        saved=request.args.get("saved", ""),
     )
+
+
+@bp.post("/n/<int:network_id>/resources")
+def add_missing_resource(network_id: int) -> Any:
+    """Add a name to the network's list of 足りなかった資源."""
+    network, _ = network_or_404(network_id)
+    name = request.form.get("name", "").strip()
+    if not name:
+        abort(400, "資源の名前を入力してください。")
+    add_resource(network, name)
+    db().commit()
+    return redirect(url_for("dashboard.organizations", network_id=network.id, saved="resource") + "#resources")
 
 
 @dataclass

@@ -59,6 +59,18 @@ MONTH_HEADINGS = (
     "持越し",
     "訂正",
 )
+TABLES = (
+    "概要",
+    "初回反応",
+    "分野別",
+    "地区別",
+    "結果",
+    "つなぎ先",
+    "終了の理由",
+    "つなぎの種類",
+    "足りなかった資源",
+    "本人同意",
+)
 TEMPLATES = Path(__file__).parent / "templates"
 # A month's 月報 is due on the 15th of the next month (Kurume's specification, §6(5)).
 MONTHLY_DUE_DAY = 15
@@ -203,7 +215,8 @@ def meeting_rows(doc: ReportDocument) -> list[tuple[Any, ...]]:
 
 def tables(doc: ReportDocument) -> dict[str, list[tuple[str, Any]]]:
     """The report's tables of (item, value), in order: 概要, 初回反応, 分野別, …"""
-    found: dict[str, list[tuple[str, Any]]] = {}
+    # Every table, even an empty one: the book has the same sheets every month.
+    found: dict[str, list[tuple[str, Any]]] = {name: [] for name in TABLES}
     for table, item, value in exports.report_rows(doc.figures):
         found.setdefault(table, []).append((item, value))
     return found
