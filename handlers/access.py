@@ -45,6 +45,7 @@ class Denials:
 
     no_network: str | None = None  # None: GROUP_ONLY outside a group, NETWORK_UNKNOWN in an unknown one
     not_organizer: str = messages.ORGANIZER_ONLY
+    not_manager: str = messages.NOT_ALLOWED  # Need.MANAGEABLE refused (mentions the sender, the number)
 
 
 MEETING = Denials(no_network=messages.MEETING_GROUP_ONLY, not_organizer=messages.MEETING_ORGANIZER_ONLY)
@@ -82,7 +83,7 @@ def guard(
     if number is None:
         return Allowed(net, member)
     found = thread(ctx, net, number)
-    if found is None or not _meets(ctx, net, found, need):
+    if found is None or not _meets(ctx, net, found, need, denials):
         return None
     return Allowed(net, member, found)
 
@@ -96,11 +97,11 @@ def _network(ctx: Context, denials: Denials) -> Network | None:
     return found
 
 
-def _meets(ctx: Context, net: Network, found: Thread, need: Need) -> bool:
+def _meets(ctx: Context, net: Network, found: Thread, need: Need, denials: Denials) -> bool:
     if need is Need.ANSWERABLE:
         return answerable(ctx, found)
     if need is Need.MANAGEABLE and not can_manage(sender(ctx, net), found):
-        ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(found.number)))
+        ctx.reply(compose.mention_text(denials.not_manager, {"user": ctx.user_id or ""}, number=str(found.number)))
         return False
     return True
 

@@ -24,6 +24,7 @@ from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
 from models.budget import worth_holding
 from models.casework import record_event
+from models.consent import shown_in_group
 from models.ledger import Kind
 from models.membership import is_friend
 from models.quiet_days import quiet_for
@@ -96,7 +97,9 @@ def nudge_unanswered(session: Session, network: Network, settings: NetworkSettin
     sent = 0
     for thread in _open_threads(session, network, now - timedelta(days=settings.nudge_days)):
         if thread.first_response_at is None and thread.outcome is None:
-            message = compose.text(messages.NUDGE.format(number=thread.number, summary=thread.summary or ""))
+            # Without 本人同意 the group sees the number only (models.consent).
+            summary = (thread.summary or "") if thread.id in shown_in_group(session, [thread]) else ""
+            message = compose.text(messages.NUDGE.format(number=thread.number, summary=summary).rstrip())
             # Worth a free reply, not a push to every member: it waits for the next answer in the group.
             hold = now + NUDGE_HOLD if worth_holding(session, network, now) else None
             sent += send_once(session, thread, network, "nudge", [message], now, hold_until=hold)
@@ -136,7 +139,7 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
             else:  # left the group: named, never mentioned (LINE would refuse the whole message)
                 name = poster.display_name or messages.MENTION_LEFT_NAME
                 ask = compose.mention_text(messages.FOLLOWUP_ASK, {}, poster=name, number=str(thread.number))
-            ask_card = [ask, cards.followup_card(thread)]
+            ask_card = [ask, cards.followup_card(thread, shown=thread.id in shown_in_group(session, [thread]))]
             where = {"hold_until": now + ASK_HOLD if worth_holding(session, network, now) else None}
         for step in range(1, due + 1):
             # One step per tick: after downtime the poster gets one question, not two at once.
@@ -158,7 +161,7 @@ def accompany_check_ins(session: Session, network: Network, settings: NetworkSet
     )
     for thread in accompanied:
         period = (now - thread.outcome_at).days // settings.accompany_days
-        card = cards.followup_card(thread, accompanying=True)
+        card = cards.followup_card(thread, accompanying=True, shown=thread.id in shown_in_group(session, [thread]))
         step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
         hold = now + ASK_HOLD if worth_holding(session, network, now) else None
         sent += send_once(session, thread, network, step, [card], now, Kind.ACCOMPANY, hold_until=hold)

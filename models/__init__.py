@@ -9,6 +9,7 @@ from models.meeting import (
     CalendarFeed,
     MeetingAttendance,
     MeetingChange,
+    MeetingMinutes,
     MeetingRecord,
     MeetingSchedule,
 )
@@ -16,6 +17,7 @@ from models.network import Friend, Member, Network, Organization, OrganizationCh
 from models.operations import BackupRun, Heartbeat
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.server import ServerKey
+from models.submission import SubmittedReport
 from models.thread import (
     CATEGORIES,
     Area,
@@ -38,6 +40,7 @@ __all__ = [
     "CalendarFeed",
     "MeetingAttendance",
     "MeetingChange",
+    "MeetingMinutes",
     "MeetingRecord",
     "MeetingSchedule",
     "CATEGORIES",
@@ -49,6 +52,7 @@ __all__ = [
     "ResponseKind",
     "SentMessage",
     "ServerKey",
+    "SubmittedReport",
     "Thread",
     "ThreadEvent",
     "ThreadNote",
