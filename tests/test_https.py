@@ -24,7 +24,7 @@ import pytest
 from conftest import IN_CI, TOKEN
 from faults import REPO, KasaneProcess, clean_environment, free_port, write_config
 from test_deployed_sign_in import Browser, eventually, uri_buttons
-from test_doctor import CHANNEL_SECRET, fake_answers_quota
+from test_doctor import CHANNEL_SECRET
 
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
 
@@ -233,10 +233,7 @@ def test_the_doctor_passes_every_check_through_https(deployed: Deployed, databas
     done = deployed.cli("doctor")
     lines = [line for line in done.stdout.splitlines() if line.startswith(("✔", "✘"))]
     failed = [line for line in lines if line.startswith("✘")]
-    if fake_answers_quota(deployed.platform):
-        assert done.returncode == 0 and not failed, done.stdout
-    else:  # the message plan's endpoints come with issue 17
-        assert failed == ["✘ the message plan could not be read (404 Not found)"], done.stdout
+    assert done.returncode == 0 and not failed, done.stdout
     assert f"✔ LINE reached {deployed.front.url}/callback (200)" in lines
     assert f"✔ LINE sends webhooks to {deployed.front.url}/callback (in use)" in lines
     assert len(lines) >= 13
