@@ -17,7 +17,7 @@ from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
 from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
 from harness import World
 from sqlalchemy import func, select
-from test_deployed_sign_in import CSRF, Browser, Deployment, eventually
+from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_buttons
 
 from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
@@ -324,3 +324,56 @@ def test_an_organizer_approves_a_waiting_group_from_the_dashboard(line_mode: Dep
     line_mode.send(line.text(waiting, bob, "団体登録 自治会"))
     eventually(lambda: len(said_in(line_mode.platform, waiting)) == 3, what="an answer, now approved")
     assert "新しいグループ" in browser.request(line_mode.url + "/dashboard/")[2]  # alice organizes it
+
+
+# --- finding 4: sessions the server can end -------------------------------------------------------
+
+
+def session_cookie(browser: Browser) -> str:
+    [cookie] = [c.value for c in browser.cookies if c.name == "session"]
+    return cookie
+
+
+def copy_of(browser: Browser) -> Browser:
+    """Another browser holding the same cookie (stolen, or the same person's other tab)."""
+    twin = Browser()
+    for cookie in browser.cookies:
+        twin.cookies.set_cookie(cookie)
+    return twin
+
+
+def new_sign_in_link(deployed: Deployment, user: str) -> str:
+    """``ログイン`` in the 1:1 chat again: the link of the new card (not an earlier one)."""
+    before = len(uri_buttons(deployed.platform, user))
+    deployed.send(WebhookBuilder(deployed.platform).text(user, user, "ログイン"))
+    eventually(lambda: len(uri_buttons(deployed.platform, user)) > before, what="a new sign-in card")
+    return uri_buttons(deployed.platform, user)[-1]
+
+
+def test_a_copied_session_cookie_is_signed_out_with_its_original(line_mode: Deployment):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    _, alice = network_with_organizer(line_mode)
+    home_url = line_mode.url + "/dashboard/"
+
+    browser = Browser()
+    home = browser.sign_in(new_sign_in_link(line_mode, alice))
+    first = session_cookie(browser)
+    copy = copy_of(browser)
+    assert copy.request(home_url)[0] == 200
+    browser.request(line_mode.url + "/dashboard/logout", {"csrf_token": CSRF.search(home).group(1)})
+    status, headers, _ = copy.request(home_url)
+    assert status == 302 and headers["Location"].endswith("/dashboard/signin")
+
+    # Signing in again gives a new session id; "sign out everywhere" ends every copy of it.
+    home = browser.sign_in(new_sign_in_link(line_mode, alice))
+    assert session_cookie(browser) != first
+    copy = copy_of(browser)
+    browser.request(line_mode.url + "/dashboard/logout/everywhere", {"csrf_token": CSRF.search(home).group(1)})
+    assert copy.request(home_url)[0] == 302
+
+    # A revoked role ends the sessions of the person who held it.
+    browser.sign_in(new_sign_in_link(line_mode, alice))
+    copy = copy_of(browser)
+    line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
+    assert browser.request(home_url)[0] == 302 and copy.request(home_url)[0] == 302

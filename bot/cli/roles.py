@@ -12,6 +12,7 @@ from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
 from bot.config import Config
 from models import Friend, Member, Network, Role
+from models.dashboard import end_all_sessions
 from models.membership import grant_role
 
 
@@ -69,5 +70,6 @@ def role(args: argparse.Namespace, config: Config) -> int:
             if member is None:
                 raise UsageError(f"{args.user} is not known in network {network.id}")
             member.role = Role.MEMBER
-            print(f"{args.user}: member in network {network.id}")
+            end_all_sessions(session, args.user)  # signed in elsewhere: signed out now
+            print(f"{args.user}: member in network {network.id}; signed out of the dashboard")
     return 0

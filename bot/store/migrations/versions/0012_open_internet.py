@@ -24,6 +24,16 @@ def upgrade() -> None:
     op.add_column("outbox", sa.Column("trimmed_at", models.base.UTCDateTime(), nullable=True))
     op.create_index("ix_outbox_topic", "outbox", ["topic"], unique=False)
     op.create_index("ix_outbox_sent_trimmed", "outbox", ["trimmed_at", "sent_at"], unique=False)
+    op.create_table(
+        "dashboard_sessions",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("line_user_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", models.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_dashboard_sessions")),
+    )
+    op.create_index(
+        op.f("ix_dashboard_sessions_line_user_id"), "dashboard_sessions", ["line_user_id"], unique=False
+    )
     # Networks wait for approval; those already there were in use: approved as they were.
     op.add_column("networks", sa.Column("approved_at", models.base.UTCDateTime(), nullable=True))
     op.add_column("networks", sa.Column("approved_by", sa.String(length=80), nullable=True))
@@ -52,6 +62,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_dashboard_sessions_line_user_id"), table_name="dashboard_sessions")
+    op.drop_table("dashboard_sessions")
     op.drop_index(op.f("ix_organization_changes_organization_id"), table_name="organization_changes")
     op.drop_table("organization_changes")
     op.drop_column("networks", "approved_by")
