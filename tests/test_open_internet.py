@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
-from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
+from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, utc_now, write_config
 from harness import World
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_buttons
 
 from bot.app import create_app
@@ -377,3 +377,49 @@ def test_a_copied_session_cookie_is_signed_out_with_its_original(line_mode: Depl
     copy = copy_of(browser)
     line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
     assert browser.request(home_url)[0] == 302 and copy.request(home_url)[0] == 302
+
+
+# --- finding 5: private files ------------------------------------------------------------------
+
+
+def mode_of(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="SQLite's files")
+def test_the_files_kasane_serve_and_kasane_export_create_are_private(tmp_path: Path):
+    port = free_port()
+    database = tmp_path / "fresh" / "kasane.db"
+    database.parent.mkdir()
+    config = simulator_config(tmp_path / "kasane.toml", f"sqlite:///{database}", port)
+    server = KasaneProcess(config, port=port, log_dir=tmp_path, name="serve").start(fork=False)
+    try:
+        server.wait_healthy()
+        created = sorted(database.parent.iterdir())
+        names = {path.name for path in created}
+        assert {"kasane.db", "kasane-inbox.db", "kasane.db-wal", "kasane-secret.key"} <= names, names
+        assert {path.name: mode_of(path) for path in created} == dict.fromkeys(names, "0o600")
+    finally:
+        server.stop()
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        connection.execute(insert(Network).values(group_id=new_group_id(), name="南ネット", created_at=utc_now()))
+    engine.dispose()
+    export = tmp_path / "fresh" / "export.csv"
+    done = kasane(config, "export", "--network", "1", "--month", "2026-11", "--output", str(export))
+    assert done.returncode == 0, done.stderr
+    assert mode_of(export) == "0o600"
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="SQLite's files")
+def test_a_database_readable_by_others_is_named_at_start(tmp_path: Path, database_url: str):
+    database = Path(database_url.removeprefix("sqlite:///"))
+    database.chmod(0o644)
+    port = free_port()
+    config = simulator_config(tmp_path / "kasane.toml", database_url, port)
+    server = KasaneProcess(config, port=port, log_dir=tmp_path, name="serve").start(fork=False)
+    try:
+        server.wait_healthy()
+        assert f"{database} is readable by other users (mode 644)" in server.logs()
+    finally:
+        server.stop()
