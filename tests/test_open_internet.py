@@ -6,6 +6,7 @@ or through the app where a process adds nothing.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,17 @@ from pathlib import Path
 
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
-from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, utc_now, write_config
+from faults import (
+    REPO,
+    KasaneProcess,
+    clean_environment,
+    free_port,
+    http_get,
+    post_webhook,
+    signed,
+    utc_now,
+    write_config,
+)
 from harness import World
 from sqlalchemy import func, insert, select
 from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_buttons
@@ -27,7 +38,7 @@ from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
 from bot.store.db import make_engine
 from jobs import load_all
 from jobs.retention import erase_expired, trim_delivered_messages
-from models import Member, Network, Organization, OrganizationChange, OutboxMessage
+from models import CalendarFeed, Member, Network, Organization, OrganizationChange, OutboxMessage
 
 
 def kasane(config: Path, *args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -423,3 +434,36 @@ def test_a_database_readable_by_others_is_named_at_start(tmp_path: Path, databas
         assert f"{database} is readable by other users (mode 644)" in server.logs()
     finally:
         server.stop()
+
+
+# --- finding 6: revocable calendar URLs ------------------------------------------------------------
+
+
+def calendar_url(deployed: Deployment, user: str) -> str:
+    """``カレンダー`` in the 1:1 chat: the URL in the bot's new answer."""
+
+    def urls() -> list[str]:
+        texts = [m.get("text", "") for d in deployed.platform.deliveries(user) for m in d.messages]
+        return [url for text in texts for url in re.findall(r"http://\S+\.ics", text)]
+
+    before = len(urls())
+    deployed.send(WebhookBuilder(deployed.platform).text(user, user, "カレンダー"))
+    eventually(lambda: len(urls()) > before, what="the calendar answer")
+    return urls()[-1]
+
+
+def test_a_calendar_url_stops_when_a_new_one_is_issued_and_when_the_role_goes(line_mode: Deployment, database_url):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    _, alice = network_with_organizer(line_mode)
+    first = calendar_url(line_mode, alice)
+    assert http_get(first)[0] == 200
+    second = calendar_url(line_mode, alice)
+    assert http_get(first)[0] == 404 and http_get(second)[0] == 200
+    token = second.rsplit("/", 1)[1].removesuffix(".ics")
+    engine = make_engine(database_url)
+    with engine.connect() as connection:  # only a hash is kept
+        assert token not in str(connection.execute(select(CalendarFeed)).all())
+    engine.dispose()
+    line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
+    assert http_get(second)[0] == 404
