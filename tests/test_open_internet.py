@@ -5,6 +5,7 @@ or through the app where a process adds nothing.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -467,3 +468,38 @@ def test_a_calendar_url_stops_when_a_new_one_is_issued_and_when_the_role_goes(li
     engine.dispose()
     line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
     assert http_get(second)[0] == 404
+
+
+# --- finding 7: simulator mode locked to the machine ------------------------------------------------
+
+
+def raw_get(port: int, path: str, host: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_simulator_mode_answers_only_this_machine_and_its_inspection_api_needs_the_key(tmp_path: Path, database_url):
+    port = free_port()
+    config = simulator_config(tmp_path / "kasane.toml", database_url, port)
+    args = [] if database_url.startswith("sqlite") else ["--simulator"]
+    server = KasaneProcess(config, args=args, port=port, log_dir=tmp_path, name="simulator").start(fork=False)
+    try:
+        server.wait_healthy()
+        for path in ("/simulator/api/state", "/_line/_fake/health", "/healthz"):
+            assert raw_get(port, path, "evil.example") == 400, path  # DNS rebinding: refused
+            assert raw_get(port, path, f"evil.example:{port}") == 400, path
+        assert raw_get(port, "/simulator/api/state", f"127.0.0.1:{port}") == 200
+        assert raw_get(port, "/simulator/api/state", f"localhost:{port}") == 200
+
+        [key] = re.findall(r"fake LINE inspection key \(.*\): (\S+)", server.logs())
+        assert raw_get(port, "/_line/_fake/deliveries", f"127.0.0.1:{port}") == 401
+        assert raw_get(port, "/_line/_fake/deliveries?key=wrong", f"127.0.0.1:{port}") == 401
+        assert raw_get(port, f"/_line/_fake/deliveries?key={key}", f"127.0.0.1:{port}") == 200
+    finally:
+        server.stop()
