@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_but
 
 from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
+from bot.replies import messages
 from bot.runtime import build_runtime
 from bot.scheduler import run_job
 from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
@@ -503,3 +505,35 @@ def test_simulator_mode_answers_only_this_machine_and_its_inspection_api_needs_t
         assert raw_get(port, f"/_line/_fake/deliveries?key={key}", f"127.0.0.1:{port}") == 200
     finally:
         server.stop()
+
+
+# --- finding 9: logs without data ------------------------------------------------------------------
+
+BOOM_SQLITE = "CREATE TRIGGER kasane_test_boom BEFORE INSERT ON threads BEGIN SELECT RAISE(ABORT, 'boom'); END"
+BOOM_POSTGRES = [
+    "CREATE OR REPLACE FUNCTION kasane_test_boom() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = 'check_violation'; END $$",
+    "CREATE TRIGGER kasane_test_boom BEFORE INSERT ON threads FOR EACH ROW EXECUTE FUNCTION kasane_test_boom()",
+]
+
+
+def test_a_failing_handler_logs_neither_the_summary_nor_the_user_id(world, runtime, engine, caplog):
+    group = world.group("久留米ささえあいネット")
+    world.invite_bot(group)
+    alice = world.person("Alice")
+    group.add(alice)
+    alice.says(group, "団体登録 子ども食堂ひまわり")
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as connection:
+        for statement in BOOM_POSTGRES if postgres else [BOOM_SQLITE]:
+            connection.exec_driver_sql(statement)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            answer = alice.says(group, "困りごと 配食サービスを探しています 電話は090-1234-5678")
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER kasane_test_boom" + (" ON threads" if postgres else ""))
+    assert answer.text == messages.SORRY_FAILED  # the handler failed, and said so
+    logged = caplog.text
+    assert "handler failed" in logged and "boom" in logged
+    assert "配食サービス" not in logged and alice.id not in logged and "parameters hidden" in logged
