@@ -30,6 +30,7 @@ from faults import (
 )
 from harness import World
 from sqlalchemy import func, insert, select
+from test_dashboard_world import jst, make_network, post, respond
 from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_buttons
 
 from bot.app import create_app
@@ -41,7 +42,9 @@ from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
 from bot.store.db import make_engine
 from jobs import load_all
 from jobs.retention import erase_expired, trim_delivered_messages
-from models import CalendarFeed, Member, Network, Organization, OrganizationChange, OutboxMessage
+from models import CalendarFeed, Member, Network, Organization, OrganizationChange, OrgKind, OutboxMessage, ResponseKind
+from models.membership import change_kind
+from models.report import month_period, monthly_report
 
 
 def kasane(config: Path, *args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -537,3 +540,27 @@ def test_a_failing_handler_logs_neither_the_summary_nor_the_user_id(world, runti
     logged = caplog.text
     assert "handler failed" in logged and "boom" in logged
     assert "配食サービス" not in logged and alice.id not in logged and "parameters hidden" in logged
+
+
+def test_reports_count_an_organization_as_the_kind_it_was_when_it_took_part(session):
+    """The organizer turns 民生委員会 フォーマル in November: October's overlap stays what it was."""
+    net = make_network(
+        session,
+        "Cgroup-kind",
+        "Ucoord-kind",
+        {"子ども食堂": OrgKind.INFORMAL, "民生委員会": OrgKind.INFORMAL},
+        jst(2026, 10, 1),
+    )
+    october = post(session, net, "子ども食堂", "通院の付き添いを探しています", jst(2026, 10, 5))
+    respond(session, net, october, "民生委員会", ResponseKind.OFFER, jst(2026, 10, 6), "付き添えます")
+    session.commit()
+    period = month_period(2026, 10, "Asia/Tokyo")
+    assert monthly_report(session, net.network, period).overlap == 0
+
+    organizer = net.members["子ども食堂"]
+    change_kind(session, net.org("民生委員会"), OrgKind.FORMAL, organizer, jst(2026, 11, 2))
+    november = post(session, net, "子ども食堂", "見守りの相談です", jst(2026, 11, 5))
+    respond(session, net, november, "民生委員会", ResponseKind.OFFER, jst(2026, 11, 6), "伺います")
+    session.commit()
+    assert monthly_report(session, net.network, period).overlap == 0  # not rewritten
+    assert monthly_report(session, net.network, month_period(2026, 11, "Asia/Tokyo")).overlap == 1
