@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "directory": (str, "backups"),
         "keep": (int, 14),
     },
+    "report": {
+        # The contract period (業務委託期間), "YYYY-MM-DD" or "": the 実績報告 covers it; retention counts from it.
+        "contract_start": (str, ""),
+        "contract_end": (str, ""),
+        "final_report_due": (str, ""),  # the 実績報告's 提出期限 when the contract sets one
+    },
 }
 
 # Numbers outside these bounds are mistakes, not tuning.
@@ -93,9 +100,13 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("networks", "approval"): ("operator", "automatic"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }
+DATE_OR_EMPTY = r"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?"
 # Strings of a set shape.
 PATTERNS: dict[tuple[str, str], tuple[str, str]] = {
     ("backup", "time"): (r"([01][0-9]|2[0-3]):[0-5][0-9]", "a time HH:MM"),
+    ("report", "contract_start"): (DATE_OR_EMPTY, "a date YYYY-MM-DD or empty"),
+    ("report", "contract_end"): (DATE_OR_EMPTY, "a date YYYY-MM-DD or empty"),
+    ("report", "final_report_due"): (DATE_OR_EMPTY, "a date YYYY-MM-DD or empty"),
 }
 # Keys that were renamed: a clear line beats "unknown key".
 RENAMED: dict[tuple[str, str], str] = {
@@ -139,6 +150,11 @@ class Config:
     def timezone(self) -> str:
         return self.get("scheduler", "timezone")
 
+    def day(self, section: str, key: str) -> date | None:
+        """A "YYYY-MM-DD" setting as a date (checked when loaded); None when empty."""
+        value = self.get(section, key)
+        return date.fromisoformat(value) if value else None
+
     @property
     def approves_at_once(self) -> bool:
         """Groups the bot joins are networks at once: in simulator mode, or when so configured."""
@@ -159,6 +175,8 @@ def _check_type(where: str, section: str, key: str, value: Any) -> Any:
     # TOML has no float/int distinction a user thinks about: accept 5 for 5.0.
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, date) and expected is str and PATTERNS.get((section, key), ("",))[0] == DATE_OR_EMPTY:
+        value = value.isoformat() if not isinstance(value, datetime) else value  # a TOML date works too
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(f"{where}: [{section}] {key} must be {expected.__name__}, got {type(value).__name__}")
     low, high = RANGES.get((section, key), (None, None))
@@ -170,6 +188,11 @@ def _check_type(where: str, section: str, key: str, value: Any) -> Any:
     pattern = PATTERNS.get((section, key))
     if pattern is not None and not re.fullmatch(pattern[0], value):
         raise ConfigError(f"{where}: [{section}] {key} must be {pattern[1]}, got {value!r}")
+    if pattern is not None and pattern[0] == DATE_OR_EMPTY and value:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{where}: [{section}] {key} is not a day of the calendar, got {value!r}") from None
     return value
 
 

@@ -157,7 +157,14 @@ def job_ran(job: str, ok: bool) -> None:
 
 
 # --- counted messages this month ---------------------------------------------------------------
-# The ledger of counted messages (what LINE bills per recipient) is another piece of work: point
-# this at its "counted this month" function, ``(session, now) -> int``, and the gauge
-# ``kasane_counted_messages_this_month`` appears in /metrics. None: the gauge is left out.
-counted_messages_this_month: Callable[[Any, datetime], int | None] | None = None
+# The ledger of counted messages (models.ledger: what LINE bills per recipient, reconciled with
+# LINE's own count), as the gauge ``kasane_counted_messages_this_month`` in /metrics.
+
+
+def _counted_this_month(session: Any, now: datetime) -> int | None:
+    from models.ledger import counted_this_month
+
+    return counted_this_month(session, now)
+
+
+counted_messages_this_month: Callable[[Any, datetime], int | None] | None = _counted_this_month

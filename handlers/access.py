@@ -45,6 +45,7 @@ class Denials:
 
     no_network: str | None = None  # None: GROUP_ONLY outside a group, NETWORK_UNKNOWN in an unknown one
     not_organizer: str = messages.ORGANIZER_ONLY
+    not_manager: str = messages.NOT_ALLOWED  # Need.MANAGEABLE refused (mentions the sender, the number)
 
 
 MEETING = Denials(no_network=messages.MEETING_GROUP_ONLY, not_organizer=messages.MEETING_ORGANIZER_ONLY)
@@ -82,7 +83,7 @@ def guard(
     if number is None:
         return Allowed(net, member)
     found = thread(ctx, net, number)
-    if found is None or not _meets(ctx, net, found, need):
+    if found is None or not _meets(ctx, net, found, need, denials):
         return None
     return Allowed(net, member, found)
 
@@ -96,11 +97,11 @@ def _network(ctx: Context, denials: Denials) -> Network | None:
     return found
 
 
-def _meets(ctx: Context, net: Network, found: Thread, need: Need) -> bool:
+def _meets(ctx: Context, net: Network, found: Thread, need: Need, denials: Denials) -> bool:
     if need is Need.ANSWERABLE:
         return answerable(ctx, found)
     if need is Need.MANAGEABLE and not can_manage(sender(ctx, net), found):
-        ctx.reply(compose.mention_text(messages.NOT_ALLOWED, {"user": ctx.user_id or ""}, number=str(found.number)))
+        ctx.reply(compose.mention_text(denials.not_manager, {"user": ctx.user_id or ""}, number=str(found.number)))
         return False
     return True
 
@@ -118,13 +119,25 @@ def answerable(ctx: Context, found: Thread) -> bool:
 
 
 # --- the parts of the guard ------------------------------------------------------------------
+ONE_TO_ONE = "one-to-one network"
+
+
+def about_network(ctx: Context, network_id: str) -> None:
+    """A 1:1 event about a network the sender is a member of (a button on a card sent 1:1)."""
+    if ctx.in_group or not network_id.isdigit() or not ctx.user_id:
+        return
+    found = ctx.session.get(Network, int(network_id))
+    if found is not None and find_member(ctx.session, found.id, ctx.user_id) is not None:
+        ctx.memo[ONE_TO_ONE] = found
+
+
 def group_network(ctx: Context) -> Network | None:
     """The network of the event's group, without answering (once per event).
 
     Nearly every handler then asks for the sender too: both come in one query.
     """
     if not ctx.group_id:
-        return None
+        return ctx.memo.get(ONE_TO_ONE)
     memo = ctx.memo
     found = memo.get(("network", ctx.group_id))
     if found is not None:
@@ -156,7 +169,12 @@ def sender(ctx: Context, net: Network | None = None) -> Member | None:
 
 
 def network(ctx: Context) -> Network | None:
-    """The network of the group the event came from; tells the sender when there is none."""
+    """The network of the group the event came from; tells the sender when there is none.
+
+    In a 1:1 chat, the network a card sent there named (``about_network``), if any.
+    """
+    if not ctx.in_group and ctx.memo.get(ONE_TO_ONE) is not None:
+        return ctx.memo[ONE_TO_ONE]
     if not ctx.in_group:
         ctx.reply(compose.text(messages.GROUP_ONLY))
         return None

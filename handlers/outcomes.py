@@ -10,9 +10,13 @@ from bot.pipeline.suggest import verb_suggestion
 from bot.replies import cards, compose, guide_cards, messages
 from handlers import access
 from handlers.access import Need
+from handlers.consent import CONSENT_VERBS, record_consent
+from handlers.resources import missing
 from handlers.responses import typed_response
-from models import Outcome, ResponseKind
+from models import Network, Outcome, ResponseKind
 from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, reopen, set_outcome
+from models.connections import REFERRAL_KIND_LABELS, ReferralKind, organizations_first, referral_kind, split_kind
+from models.consent import shown_in_group
 
 describe("#12 解決／緩和／伴走／取り下げ", "12番の結果を記録します（投稿した団体・コーディネーター）", order=50)
 describe("#12 つなぎ 機関名", "専門機関につないだことを記録します", order=51)
@@ -29,7 +33,7 @@ RESPONSE_VERBS = {
 }
 DETAIL_LIMIT = 100
 # What may follow a thread number, for 「もしかして…？」 when a verb is slipped.
-registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開")})
+registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開", "不足", *CONSENT_VERBS)})
 # ... and their readings typed in kana (see handlers/threads.py).
 registry.verbs(
     {
@@ -60,8 +64,12 @@ def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
     detail = detail[:DETAIL_LIMIT]
     if outcome == Outcome.REFERRED and not detail:
         prompt = messages.ASK_REFERRED_TO.format(number=thread.number)
-        ctx.reply(cards.choices(prompt, thread.number, "t.refer", messages.REFERRAL_DESTINATIONS))
+        ctx.reply(cards.choices(prompt, thread.number, "t.refer", _destinations(ctx, allowed.network)))
         return
+    kind = None
+    if outcome == Outcome.REFERRED:
+        detail, said = split_kind(detail)
+        kind = referral_kind(ctx.session, allowed.network, detail, said)
     if outcome == Outcome.ENDED and not detail:
         prompt = messages.ASK_END_REASON.format(number=thread.number)
         ctx.reply(cards.choices(prompt, thread.number, "t.end", messages.END_REASONS))
@@ -74,12 +82,17 @@ def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
         ctx.now,
         referred_to=detail or None,
         end_reason=detail or None,
+        referral_kind=kind,
     )
-    ctx.reply(
-        compose.text(
-            messages.OUTCOME_RECORDED[outcome].format(number=thread.number, referred_to=detail, end_reason=detail)
-        )
-    )
+    said = messages.OUTCOME_RECORDED[outcome].format(number=thread.number, referred_to=detail, end_reason=detail)
+    if kind is not None and kind != ReferralKind.FORMAL:
+        said += messages.REFERRED_KIND_NOTE.format(kind=REFERRAL_KIND_LABELS[kind])
+    ctx.reply(compose.text(said))
+
+
+def _destinations(ctx: Context, network: Network) -> tuple[str, ...]:
+    """The network's organizations first, then the usual agencies (as many as quick replies hold)."""
+    return organizations_first(ctx.session, network, messages.REFERRAL_DESTINATIONS)[: compose.QUICK_REPLY_LIMIT]
 
 
 def reopen_thread(ctx: Context, n: str) -> None:
@@ -91,7 +104,8 @@ def reopen_thread(ctx: Context, n: str) -> None:
         ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
         return
     reopen(ctx.session, thread, allowed.member, ctx.now)
-    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread))
+    visible = thread.id in shown_in_group(ctx.session, [thread])
+    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread, shown=visible))
 
 
 def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
@@ -103,6 +117,11 @@ def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
         return lambda ctx, n, rest: record(ctx, n, outcome, rest)
     if verb == "再開":
         return lambda ctx, n, rest: reopen_thread(ctx, n)
+    if verb == "不足":
+        return lambda ctx, n, rest: missing(ctx, n, rest)
+    if verb in CONSENT_VERBS:
+        value = CONSENT_VERBS[verb]
+        return lambda ctx, n, rest: record_consent(ctx, n, value)
     return None
 
 
@@ -122,7 +141,8 @@ def thread_command(ctx: Context, n: str, verb: str, rest: str = "") -> None:
 
 
 @on_postback("t.outcome")
-def press_outcome(ctx: Context, n: str = "", o: str = "") -> None:
+def press_outcome(ctx: Context, n: str = "", o: str = "", g: str = "") -> None:
+    access.about_network(ctx, g)
     if access.network(ctx) is None or o not in Outcome.__members__.values():
         return
     record(ctx, n, Outcome(o))
@@ -134,8 +154,9 @@ def _choice(options: tuple[str, ...], index: str) -> str | None:
 
 @on_postback("t.refer")
 def press_referral(ctx: Context, n: str = "", i: str = "") -> None:
-    choice = _choice(messages.REFERRAL_DESTINATIONS, i)
-    if access.network(ctx) is not None and choice:
+    net = access.network(ctx)
+    choice = _choice(_destinations(ctx, net), i) if net is not None else None
+    if net is not None and choice:
         record(ctx, n, Outcome.REFERRED, choice)
 
 

@@ -55,15 +55,19 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
     poster = contact(ctx.session, thread.poster_id) if thread.poster_id not in (None, member.id) else None
     ctx.reply_topic = f"thread:{thread.id}"
     if poster is not None:
-        poster_id, follows = poster
+        poster_id, follows, left, name = poster
+        # A member who left the group is named, not mentioned: LINE refuses a whole message that
+        # mentions someone outside the chat.
+        mention, named = ({}, {"poster": name or messages.MENTION_LEFT_NAME}) if left else ({"poster": poster_id}, {})
         ctx.reply(
             compose.mention_text(
                 messages.RESPONSE_NOTIFY,
-                {"poster": poster_id},
+                mention,
                 number=str(thread.number),
                 org=org,
                 label=label,
                 text=stored,
+                **named,
             )
         )
         if follows:

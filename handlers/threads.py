@@ -11,6 +11,7 @@ from models import CATEGORIES
 from models.areas import add_areas, area_names
 from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
 from models.classify import guess_area, guess_category
+from models.consent import shown_in_group
 from models.network import Network
 from models.privacy import mask
 from models.thread_list import ListFilter, open_threads_page
@@ -141,7 +142,8 @@ def list_page(ctx: Context, label: str, offset: int) -> None:
     after = offset + len(threads)
     more = compose.postback_data("t.list", f=label, o=after) if after < total else None
     shown = messages.LIST_FILTER_MINE_LABEL if label == messages.LIST_FILTER_MINE else label
-    ctx.reply(cards.thread_list(threads, ctx.now, offset=offset, total=total, label=shown, more=more))
+    visible = shown_in_group(ctx.session, threads)
+    ctx.reply(cards.thread_list(threads, ctx.now, offset=offset, total=total, label=shown, more=more, shown=visible))
 
 
 def _list_filter(ctx: Context, net: Network, label: str) -> ListFilter | None:
@@ -176,7 +178,8 @@ def show(ctx: Context, n: str) -> None:
     net, thread = found.network, found.thread
     ctx.reply_topic = f"thread:{thread.id}"
     timeline = timeline_tail(ctx.session, thread, cards.TIMELINE_LINES)
-    ctx.reply(cards.thread_card(thread), cards.timeline_text(timeline, access.timezone(net)))
+    visible = thread.id in shown_in_group(ctx.session, [thread])
+    ctx.reply(cards.thread_card(thread, shown=visible), cards.timeline_text(timeline, access.timezone(net)))
 
 
 @on_command("地区登録", "#地区登録")

@@ -44,6 +44,6 @@ def scheduled(trigger: str, **options: Any) -> Callable[[JobFn], JobFn]:
 
 
 def load_all() -> list[ScheduledJob]:
-    from jobs import followups, housekeeping, reminders, reports, retention  # noqa: F401
+    from jobs import budget, followups, housekeeping, reminders, reports, retention  # noqa: F401
 
     return SCHEDULE

@@ -22,11 +22,18 @@ from bot.pipeline import outbox
 from bot.replies import cards, compose, messages
 from jobs import scheduled
 from models import EventKind, Network, Outcome, Thread, ThreadState
+from models.budget import worth_holding
 from models.casework import record_event
+from models.consent import shown_in_group
+from models.ledger import Kind
+from models.membership import is_friend
 from models.quiet_days import quiet_for
 from models.settings import NetworkSettings, network_settings
 
 log = logging.getLogger(__name__)
+# How long a group notice waits for a free reply to ride along on (jobs/budget.py decides after).
+NUDGE_HOLD = timedelta(days=2)
+ASK_HOLD = timedelta(days=7)
 
 
 def in_quiet_window(settings: NetworkSettings, now: datetime, tz: ZoneInfo) -> bool:
@@ -37,16 +44,37 @@ def in_quiet_window(settings: NetworkSettings, now: datetime, tz: ZoneInfo) -> b
 
 
 def send_once(
-    session: Session, thread: Thread, network: Network, step: str, message: list[dict[str, Any]], now: datetime
+    session: Session,
+    thread: Thread,
+    network: Network,
+    step: str,
+    message: list[dict[str, Any]],
+    now: datetime,
+    kind: str = Kind.NUDGE,
+    *,
+    to: str | None = None,
+    hold_until: datetime | None = None,
 ) -> bool:
-    """Queue one follow-up and its timeline event, unless this (thread, step) was ever queued."""
+    """Queue one follow-up and its timeline event, unless this (thread, step) was ever queued.
+
+    To the group by default (``to``: 1:1 instead); ``hold_until``: held for a free reply in the group.
+    """
     key = f"followup:{thread.id}:{step}"
     if outbox.already_queued(session, key):
         return False
     try:
         with session.begin_nested():
-            topic, chat = f"thread:{thread.id}", network.group_id
-            outbox.enqueue(session, chat, message, now=now, dedupe_key=key, topic=topic, network_id=network.id)
+            outbox.enqueue(
+                session,
+                to or network.group_id,
+                message,
+                now=now,
+                dedupe_key=key,
+                topic=f"thread:{thread.id}",
+                kind=kind,
+                network_id=network.id,
+                hold_until=hold_until,
+            )
             record_event(session, thread, EventKind.FOLLOWUP, now, via="job", step=step)
             session.flush()
     except IntegrityError:
@@ -69,8 +97,12 @@ def nudge_unanswered(session: Session, network: Network, settings: NetworkSettin
     sent = 0
     for thread in _open_threads(session, network, now - timedelta(days=settings.nudge_days)):
         if thread.first_response_at is None and thread.outcome is None:
-            message = compose.text(messages.NUDGE.format(number=thread.number, summary=thread.summary or ""))
-            sent += send_once(session, thread, network, "nudge", [message], now)
+            # Without 本人同意 the group sees the number only (models.consent).
+            summary = (thread.summary or "") if thread.id in shown_in_group(session, [thread]) else ""
+            message = compose.text(messages.NUDGE.format(number=thread.number, summary=summary).rstrip())
+            # Worth a free reply, not a push to every member: it waits for the next answer in the group.
+            hold = now + NUDGE_HOLD if worth_holding(session, network, now) else None
+            sent += send_once(session, thread, network, "nudge", [message], now, hold_until=hold)
     return sent
 
 
@@ -90,12 +122,28 @@ def ask_how_it_went(session: Session, network: Network, settings: NetworkSetting
         if thread.first_response_at is None or thread.outcome is not None or thread.poster is None:
             continue
         due = min(settings.check_max, (now - thread.posted_at).days // settings.check_days)
-        ask = compose.mention_text(
-            messages.FOLLOWUP_ASK, {"poster": thread.poster.line_user_id}, number=str(thread.number)
-        )
+        poster = thread.poster
+        where: dict[str, Any]
+        if poster.left_at is None and is_friend(session, poster.line_user_id):
+            # Meant for one person: 1:1 to a poster who follows the bot costs 1, the group M.
+            name = network.name or f"#{network.id}"
+            ask = compose.text(messages.FOLLOWUP_ASK_DIRECT.format(network=name, number=thread.number))
+            ask_card = [ask, cards.followup_card(thread, direct=True)]
+            where = {"to": poster.line_user_id}
+        else:
+            # Otherwise it waits for a free reply in the group; dropped (with its reason) if none comes.
+            if poster.left_at is None:
+                ask = compose.mention_text(
+                    messages.FOLLOWUP_ASK, {"poster": poster.line_user_id}, number=str(thread.number)
+                )
+            else:  # left the group: named, never mentioned (LINE would refuse the whole message)
+                name = poster.display_name or messages.MENTION_LEFT_NAME
+                ask = compose.mention_text(messages.FOLLOWUP_ASK, {}, poster=name, number=str(thread.number))
+            ask_card = [ask, cards.followup_card(thread, shown=thread.id in shown_in_group(session, [thread]))]
+            where = {"hold_until": now + ASK_HOLD if worth_holding(session, network, now) else None}
         for step in range(1, due + 1):
             # One step per tick: after downtime the poster gets one question, not two at once.
-            if send_once(session, thread, network, f"check{step}", [ask, cards.followup_card(thread)], now):
+            if send_once(session, thread, network, f"check{step}", ask_card, now, Kind.FOLLOWUP_ASK, **where):
                 sent += 1
                 break
     return sent
@@ -113,9 +161,10 @@ def accompany_check_ins(session: Session, network: Network, settings: NetworkSet
     )
     for thread in accompanied:
         period = (now - thread.outcome_at).days // settings.accompany_days
-        card = cards.followup_card(thread, accompanying=True)
+        card = cards.followup_card(thread, accompanying=True, shown=thread.id in shown_in_group(session, [thread]))
         step = f"accompany{period}:{thread.outcome_at:%Y%m%d%H%M}"
-        sent += send_once(session, thread, network, step, [card], now)
+        hold = now + ASK_HOLD if worth_holding(session, network, now) else None
+        sent += send_once(session, thread, network, step, [card], now, Kind.ACCOMPANY, hold_until=hold)
     return sent
 
 

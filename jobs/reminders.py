@@ -26,6 +26,8 @@ from bot.pipeline import outbox
 from bot.replies.meeting_cards import day_reminder, holiday_card, morning_reminder, summary, week_card
 from jobs import scheduled
 from models import Member, Network, OutboxMessage, Role
+from models.budget import worth_holding
+from models.ledger import Kind
 from models.meeting import MeetingSchedule, Occurrence, occurrences
 from models.membership import is_friend
 
@@ -127,14 +129,28 @@ def _send(
             _business_day(occurrence.start.date(), -1),
             _business_day(occurrence.start.date(), 1),
         )
-        return _to_organizers(session, network, [message], key, now)
+        return _to_organizers(session, network, [message], key, now, Kind.MEETING_HOLIDAY)
     if kind == "summary":
-        return _to_organizers(session, network, [summary(session, network, occurrence, now)], key, now)
+        message = summary(session, network, occurrence, now)
+        return _to_organizers(session, network, [message], key, now, Kind.MEETING_SUMMARY)
     build = {"week": week_card, "day": day_reminder, "morning": morning_reminder}[kind]
-    return _once(session, network, network.group_id, [build(session, network, schedule, occurrence, now)], key, now)
+    message = build(session, network, schedule, occurrence, now)
+    if kind == "week":  # the one push to the whole group a meeting is worth; held notices go with it
+        return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, fold=True)
+    # Where a push to the whole group is dear (models/budget.py), the day-before and morning
+    # reminders ride on a free reply in the group until the meeting starts; if none comes they
+    # are dropped (jobs/budget.py): the 7-day card had the date and the attendance buttons, and
+    # the organizers' summary lists who has not answered.
+    hold = occurrence.start if worth_holding(session, network, now) else None
+    return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, hold=hold)
 
 
-def _to_organizers(session: Session, network: Network, messages: list[dict[str, Any]], key: str, now: datetime) -> int:
+KINDS = {"week": Kind.MEETING_WEEK, "day": Kind.MEETING_DAY, "morning": Kind.MEETING_MORNING}
+
+
+def _to_organizers(
+    session: Session, network: Network, messages: list[dict[str, Any]], key: str, now: datetime, kind: str
+) -> int:
     """1:1 to each organizer who follows the bot (LINE refuses pushes to others); else once in the group."""
     organizers = session.scalars(
         select(Member).where(Member.network_id == network.id, Member.role == Role.ORGANIZER).order_by(Member.id)
@@ -142,16 +158,25 @@ def _to_organizers(session: Session, network: Network, messages: list[dict[str, 
     sent, in_group = 0, False
     for organizer in organizers:
         if is_friend(session, organizer.line_user_id):
-            sent += _once(session, network, organizer.line_user_id, messages, f"{key}:{organizer.id}", now)
+            sent += _once(session, organizer.line_user_id, messages, f"{key}:{organizer.id}", now, kind, network.id)
         else:
             in_group = True
     if in_group or not organizers:
-        sent += _once(session, network, network.group_id, messages, f"{key}:group", now)
+        sent += _once(session, network.group_id, messages, f"{key}:group", now, kind, network.id)
     return sent
 
 
 def _once(
-    session: Session, network: Network, chat_id: str, messages: list[dict[str, Any]], key: str, now: datetime
+    session: Session,
+    chat_id: str,
+    messages: list[dict[str, Any]],
+    key: str,
+    now: datetime,
+    kind: str,
+    network_id: int,
+    *,
+    fold: bool = False,
+    hold: datetime | None = None,
 ) -> int:
     """Queue unless queued before. A twin tick in another process may insert the same key at the
     same moment: the unique constraint stops it, and the savepoint keeps the rest of this tick."""
@@ -159,7 +184,11 @@ def _once(
         return 0
     try:
         with session.begin_nested():
-            outbox.enqueue(session, chat_id, messages, now=now, dedupe_key=key, network_id=network.id)
+            [row_id] = outbox.enqueue(
+                session, chat_id, messages, now=now, dedupe_key=key, kind=kind, network_id=network_id, hold_until=hold
+            )
+            if fold:
+                outbox.fold_into(session, row_id, chat_id, now)
     except IntegrityError:
         log.info("meeting reminder %s was queued by another process", key)
         return 0

@@ -21,6 +21,7 @@ from bot.replies import compose, messages
 from jobs import scheduled
 from models import Member, Network
 from models.dashboard import COORDINATING_ROLES
+from models.ledger import Kind, counted_in
 from models.membership import is_friend
 from models.quiet_days import first_business_day, keeps_quiet_days, quiet_for
 from models.report import MonthlyReport, month_period, monthly_report, previous_month
@@ -54,7 +55,9 @@ def coordinators(session: Session, network: Network) -> list[str]:
     )
 
 
-def figures_card(network: Network, report: MonthlyReport, year: int, month: int, links: Links) -> dict[str, Any]:
+def figures_card(
+    network: Network, report: MonthlyReport, year: int, month: int, links: Links, counted: int | None = None
+) -> dict[str, Any]:
     label = messages.month_label(year, month)
     values = {
         "received": report.received,
@@ -64,7 +67,10 @@ def figures_card(network: Network, report: MonthlyReport, year: int, month: int,
         "referred": sum(n for _, n in report.handovers),
         "carried": report.carried_over,
     }
-    lines = [line.format(**values) for line in messages.MONTHLY_LINES] + [messages.MONTHLY_FOOTER]
+    lines = [line.format(**values) for line in messages.MONTHLY_LINES]
+    if counted is not None:  # what the month cost in LINE's counted messages (the whole channel)
+        lines.append(messages.MONTHLY_COUNTED.format(counted=counted))
+    lines.append(messages.MONTHLY_FOOTER)
     buttons = [
         compose.uri(messages.MONTHLY_OPEN, links.monthly_report(network.id, year, month)),
         # Opening the dashboard needs a fresh one-time link: this button asks for one in this chat.
@@ -92,12 +98,14 @@ def push_network(session: Session, network: Network, now: datetime, links: Links
     ]
     if not waiting:
         return 0
-    report = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
-    card = figures_card(network, report, year, month, links)
+    period = month_period(year, month, network.timezone or "Asia/Tokyo")
+    if network.created_at >= period.end:
+        return 0  # a network an hour old had no January: its all-zero card is not worth a message
+    report = monthly_report(session, network, period)
+    card = figures_card(network, report, year, month, links, counted_in(session, label))
     for user in waiting:
-        outbox.enqueue(
-            session, user, [card], now=now, dedupe_key=dedupe_key(network, label, user), network_id=network.id
-        )
+        key = dedupe_key(network, label, user)
+        outbox.enqueue(session, user, [card], now=now, dedupe_key=key, kind=Kind.MONTHLY_FIGURES, network_id=network.id)
     return len(waiting)
 
 

@@ -5,7 +5,8 @@ closed on 2020-05-01 (fiscal year 2020) is kept until 2026-03-31 and erased from
 one closed on 2021-03-31 (still fiscal 2020) likewise; one closed on 2021-04-01 (fiscal 2021)
 from 2027-04-01. Dates are read in the network's time zone. Open threads (伴走 too) are kept.
 
-Only text goes: the summary, the responses' text, coordinator notes and correction reasons.
+Only text goes: the summary, the responses' text, coordinator notes and correction reasons, and
+the minutes of meetings held before the same cutoff.
 Rows, categories, outcomes, dates and counters stay, so old reports still add up.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from jobs import scheduled
 from models import EventKind, Network, Response, Thread, ThreadEvent, ThreadState
 from models.dashboard import DashboardSession, LoginToken, ThreadNote
+from models.meeting import MeetingMinutes
 from models.outbox import erase_thread_messages, trim_delivered
 
 KEEP_YEARS = 5
@@ -92,7 +94,17 @@ def erase_network(
     commit: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Erase every expired thread of the network in batches; returns how many."""
+    """Erase every expired thread of the network in batches, and the minutes of meetings held
+    before the same cutoff; returns how many threads."""
+    limit = cutoff(now, network.timezone or "Asia/Tokyo").date()
+    session.execute(
+        update(MeetingMinutes)
+        .where(
+            MeetingMinutes.network_id == network.id, MeetingMinutes.meeting < limit, MeetingMinutes.text.is_not(None)
+        )
+        .values(text=None),
+        execution_options={"synchronize_session": False},
+    )
     done = 0
     while True:
         ids = list(session.scalars(select(Thread.id).where(*_expired(network, now)).order_by(Thread.id).limit(BATCH)))

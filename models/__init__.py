@@ -3,11 +3,13 @@
 from models.base import Base, UTCDateTime, utcnow
 from models.dashboard import LoginToken, ThreadNote
 from models.event import EventOutcome, InboxEvent, WebhookEvent
+from models.ledger import LedgerEntry, QuotaMonth
 from models.meeting import (
     AgendaChange,
     CalendarFeed,
     MeetingAttendance,
     MeetingChange,
+    MeetingMinutes,
     MeetingRecord,
     MeetingSchedule,
 )
@@ -15,6 +17,7 @@ from models.network import Friend, Member, Network, Organization, OrganizationCh
 from models.operations import BackupRun, Heartbeat
 from models.outbox import OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.server import ServerKey
+from models.submission import SubmittedReport
 from models.thread import (
     CATEGORIES,
     Area,
@@ -30,11 +33,14 @@ from models.thread import (
 
 __all__ = [
     "BackupRun",
+    "LedgerEntry",
+    "QuotaMonth",
     "Heartbeat",
     "AgendaChange",
     "CalendarFeed",
     "MeetingAttendance",
     "MeetingChange",
+    "MeetingMinutes",
     "MeetingRecord",
     "MeetingSchedule",
     "CATEGORIES",
@@ -46,6 +52,7 @@ __all__ = [
     "ResponseKind",
     "SentMessage",
     "ServerKey",
+    "SubmittedReport",
     "Thread",
     "ThreadEvent",
     "ThreadNote",

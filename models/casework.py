@@ -273,6 +273,7 @@ def set_outcome(
     end_reason: str | None = None,
     reason: str | None = None,
     via: str = "chat",
+    referral_kind: str | None = None,
 ) -> ThreadEvent:
     """Record how a thread ended (or that it is accompanied: 伴走 keeps it open).
 
@@ -298,6 +299,8 @@ def set_outcome(
     detail: dict[str, Any] = {"before": before, "outcome": str(outcome)}
     if thread.referred_to:
         detail["referred_to"] = thread.referred_to
+        # formal | informal | participation (models.connections); absent: formal, as before kinds
+        detail["referral_kind"] = referral_kind or "formal"
     if thread.end_reason:
         detail["end_reason"] = thread.end_reason
     if reason:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, bindparam, delete, or_, select
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint, bindparam, delete, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, upsert, utcnow
@@ -98,6 +98,20 @@ class MeetingRecord(Base):
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeetingMinutes(Base):
+    """議事録: the minutes of one meeting, written on the dashboard (masked like every stored text)."""
+
+    __tablename__ = "meeting_minutes"
+    __table_args__ = (UniqueConstraint("network_id", "meeting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
+    meeting: Mapped[date] = mapped_column(Date)  # the occurrence, as in MeetingRecord
+    text: Mapped[str | None] = mapped_column(Text)  # masked; None once erased
+    written_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CalendarFeed(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.casework import record_event
+from models.consent import shown_in_group
 from models.meeting import AgendaChange, MeetingRecord, Occurrence, previous_meeting
 from models.network import Member, Network
 from models.thread import EventKind, Outcome, Thread, ThreadEvent, ThreadState
@@ -28,6 +29,7 @@ class AgendaItem:
     area: str | None
     summary: str | None  # masked; None when retracted or erased
     reasons: tuple[str, ...]  # flagged | requested | checkin | added
+    consented: bool = False  # 本人同意 あり: only then may LINE messages show the summary
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,16 @@ def build_agenda(session: Session, network: Network, occurrence: Occurrence, now
     added = [t for t in session.scalars(select(Thread).where(Thread.id.in_(list(changes)))) if changes[t.id] == "add"]
     latest = _latest_events(session, [t.id for t in candidates])
     items: dict[int, AgendaItem] = {}
+    consented = shown_in_group(session, [*candidates, *added])
     for thread in [*candidates, *added]:
         reasons = _reasons(thread, latest, now) if thread in candidates else []
         if changes.get(thread.id) == "add":
             reasons.append("added")
         if reasons and changes.get(thread.id) != "drop":
             summary = None if thread.retracted or thread.erased_at else thread.summary
-            items[thread.number] = AgendaItem(thread.number, thread.category, thread.area, summary, tuple(reasons))
+            items[thread.number] = AgendaItem(
+                thread.number, thread.category, thread.area, summary, tuple(reasons), thread.id in consented
+            )
     previous = previous_meeting(session, network, occurrence.start)
     since = previous.start if previous else None
     return Agenda(sorted(items.values(), key=lambda i: i.number), *_counts(session, network, since, now), since)

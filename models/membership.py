@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -26,7 +27,7 @@ _MEMBER = (
     .where(Member.network_id == bindparam("network_id"), Member.line_user_id == bindparam("line_user_id"))
 )
 _CONTACT = (
-    select(Member.line_user_id, Friend.following)
+    select(Member.line_user_id, Friend.following, Member.left_at, Member.display_name)
     .outerjoin(Friend, Friend.line_user_id == Member.line_user_id)
     .where(Member.id == bindparam("member_id"))
 )
@@ -136,10 +137,17 @@ def is_friend(session: Session, line_user_id: str) -> bool:
     return bool(friend and friend.following)
 
 
-def contact(session: Session, member_id: int) -> tuple[str, bool] | None:
-    """A member's LINE user id and whether they follow the bot (so may be pushed to 1:1), in one query."""
+class Contact(NamedTuple):
+    user_id: str
+    follows: bool  # may be pushed to 1:1
+    left: bool  # left the group: never mentioned (LINE refuses the whole message)
+    name: str  # what to write instead of a mention
+
+
+def contact(session: Session, member_id: int) -> Contact | None:
+    """How to reach a member: their LINE user id, whether they follow the bot, whether they left."""
     row = session.execute(_CONTACT, {"member_id": member_id}).first()
-    return (row[0], bool(row[1])) if row else None
+    return Contact(row[0], bool(row[1]), row[2] is not None, row[3] or "") if row else None
 
 
 def organized_networks(session: Session, line_user_id: str) -> list[Network]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, update
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
@@ -17,6 +17,13 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # Waits for a free reply in its chat to ride along on (``next_attempt_at``: until when);
+    # then models.ledger decides: pushed, or dropped with its reason (never pushed by habit).
+    HELD = "held"
+    DROPPED = "dropped"  # not sent, on purpose: ``last_error`` says why
+    # Went out inside another row's request (``carried_by``): a free reply it rode on ("ride"),
+    # or a push it was folded into ("fold"); ``sent_at`` says when.
+    CARRIED = "carried"
 
 
 class ReplyState(StrEnum):
@@ -61,11 +68,18 @@ class OutboxMessage(Base):
     # What the message is about ("thread:12"), so a quote-reply to it finds its subject.
     topic: Mapped[str | None] = mapped_column(String(64))
     # The network whose business it is (None: the person's own 1:1 business, a lookup): the
-    # dashboard's 送信の状況 lists only its own network's, even to a member of several.
+    # dashboard's 送信の状況 lists only its own network's, even to a member of several, and
+    # whose budget a push spends.
     # (No foreign key: adding one to SQLite's outbox would copy the table; see migration 0012.)
     network_id: Mapped[int | None] = mapped_column(index=True)
     # When a delivered row's contents were cut down to its kinds (``trim_delivered``).
     trimmed_at: Mapped[datetime | None]
+    # What it is for (models.ledger.Kind) and how much it matters when the month's allowance runs low.
+    kind: Mapped[str] = mapped_column(String(24), default="answer", server_default="answer")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    # A held row rides on (or is folded into) the row with this id; a carrier counts its riders.
+    carried_by: Mapped[int | None] = mapped_column(index=True)
+    carries: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class SentMessage(Base):

@@ -1,16 +1,26 @@
-"""The monthly figures (月報) and the 重なり map, computed by SQL aggregation.
+"""The figures of a period (月報, 年度, a contract period) and the 重なり map, by SQL aggregation.
 
 Pure query functions: the dashboard pages, the CLI and the monthly push all use them.
 Every figure is a GROUP BY or a count on indexed columns, never a loop over threads: a
-network with 200,000 threads must still answer in milliseconds. Retention erases text only,
-so every figure here still adds up for erased threads.
+network with 200,000 threads must still answer in milliseconds.
+
+Figures as of the period's end. Every figure is read from the append-only timeline
+(``thread_events``, and the responses' own dates): what happened inside the period, and how
+each thread stood at its end. Nothing done later (a correction on the dashboard, 再開, 取り消し,
+retention erasing text) changes a past period's figures; a later change shows in the period in
+which it was made, and that period's report lists it under 前月以前の訂正. So a report handed in
+on the 15th gives the same numbers on any later day.
 
 Definitions (also printed on the report page):
-- a thread *of the month* was posted in that month (network's time zone); threads whose
-  post was unsent (retracted) are left out of every figure;
-- outcomes, つなぎ先, 終了 reasons, overlap and time to first response describe the threads
-  of the month as they stand now; 伝手 and offers count responses given during the month;
-- carried over: posted before the month ended and not closed by then.
+- received: threads posted in the period (network's time zone), less those whose post was
+  unsent (取り消し) before the period ended; 分野 and 地区 as they stood at the period's end;
+- 伝手 and offers: responses given during the period, to threads of any period;
+- outcomes, つなぎ先 and 終了 reasons: recorded during the period, as they stood at its end, for
+  threads that were not closed when it began (a change to an outcome recorded in an earlier
+  period is a 前月以前の訂正, not a new outcome);
+- overlap and time to first response: threads received in the period, with the responses
+  given before its end;
+- carried over: open at the period's end (伴走 included), whenever posted.
 """
 
 from __future__ import annotations
@@ -18,23 +28,48 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, distinct, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
 
 from models.casework import OUTCOME_LABELS
+from models.connections import REFERRAL_KIND_LABELS, ReferralKind
 from models.network import Member, Network, Organization, OrganizationChange, OrgKind
-from models.thread import CATEGORIES, Outcome, Response, ResponseKind, Thread
+from models.thread import (
+    CATEGORIES,
+    CONSENT_LABELS,
+    Consent,
+    EventKind,
+    Outcome,
+    Response,
+    ResponseKind,
+    Thread,
+    ThreadEvent,
+    ThreadState,
+)
 
-NOT_FINISHED = "未完了"
 NO_AREA = "（地区なし）"
 NO_VALUE = "（記録なし）"
 # Responses that count as taking part in a thread (watching does not).
 PARTICIPATING = (ResponseKind.CONNECTION, ResponseKind.OFFER, ResponseKind.COMMENT)
 MONTH = re.compile(r"(\d{4})-(\d{2})")
+# The events that move a thread between open and closed.
+STATE_KINDS = (EventKind.POSTED, EventKind.OUTCOME, EventKind.REOPENED)
 
 
 @dataclass(frozen=True)
@@ -73,12 +108,59 @@ def months_period(first: tuple[int, int], last: tuple[int, int], tz: str) -> Per
     return Period(datetime(*first, 1, tzinfo=zone), datetime(end_year, end_month, 1, tzinfo=zone), label)
 
 
+def date_period(first: date, last: date, tz: str) -> Period:
+    """From the first day's 00:00 to the end of the last day (both in the network's time zone)."""
+    zone = ZoneInfo(tz)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    end = datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)
+    return Period(start, end, f"{first.isoformat()}〜{last.isoformat()}")
+
+
+def fiscal_year_period(year: int, tz: str) -> Period:
+    """年度: April of ``year`` to March of the next."""
+    period = months_period((year, 4), (year + 1, 3), tz)
+    return Period(period.start, period.end, f"{year}年度")
+
+
+def fiscal_year_of(moment: datetime) -> int:
+    return moment.year if moment.month >= 4 else moment.year - 1
+
+
+def months_of(period: Period) -> list[Period]:
+    """The period cut at month boundaries (the first and last may be part months), in order."""
+    zone = period.start.tzinfo
+    parts = []
+    start = period.start
+    while start < period.end:
+        year, month = next_month(start.year, start.month)
+        end = min(datetime(year, month, 1, tzinfo=zone), period.end)
+        whole = start.day == 1 and start.hour == 0 and end == datetime(year, month, 1, tzinfo=zone)
+        label = f"{start.year:04d}-{start.month:02d}"
+        if not whole:
+            last = (end - timedelta(days=1)).date()
+            label = f"{start.date().isoformat()}〜{last.isoformat()}"
+        parts.append(Period(start, end, label))
+        start = end
+    return parts
+
+
 @dataclass
 class FirstResponse:
-    answered: int = 0  # threads of the month with a first 伝手 or offer
+    answered: int = 0  # threads of the period with a first 伝手 or offer before its end
     unanswered: int = 0
     median_hours: float | None = None
     p90_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A change made in the period to what an earlier period had recorded (前月以前の訂正)."""
+
+    at: datetime
+    number: int
+    what: str  # 分野 | 地区 | 結果 | 再開 | 取り消し
+    before: str
+    after: str
 
 
 @dataclass
@@ -97,6 +179,45 @@ class MonthlyReport:
     end_reasons: list[tuple[str, int]] = field(default_factory=list)
     first_response: FirstResponse = field(default_factory=FirstResponse)
     carried_over: int = 0
+    corrections: list[Correction] = field(default_factory=list)
+    by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
+    referral_kinds: list[tuple[str, int]] = field(default_factory=list)  # つなぎ: formal, informal, 参加支援
+    missing: list[tuple[str, int]] = field(default_factory=list)  # 足りなかった資源 recorded in the period
+
+    @property
+    def participation(self) -> int:
+        """参加支援, counted apart (the last of the kinds)."""
+        return self.referral_kinds[-1][1] if self.referral_kinds else 0
+
+    @property
+    def is_month(self) -> bool:
+        return MONTH.fullmatch(self.period.label) is not None
+
+
+def _detail(key: str | tuple[str, ...], event: type[ThreadEvent] | ThreadEvent = ThreadEvent) -> ColumnElement[str]:
+    return event.detail[key].as_string()  # type: ignore[union-attr]
+
+
+def _post_unsent_before(moment: datetime) -> ColumnElement[bool]:
+    """The thread's post was unsent (取り消し) before ``moment``: an index probe, only for the
+    few threads flagged as retracted."""
+    unsent = (
+        select(literal(1))
+        .where(
+            ThreadEvent.thread_id == Thread.id,
+            ThreadEvent.kind == EventKind.RETRACTED,
+            ThreadEvent.at < moment,
+            _detail("response_id").is_(None),
+            _detail("original_only").is_(None),
+        )
+        .exists()
+    )
+    return and_(Thread.retracted.is_not(false()), unsent)
+
+
+def _counted_at(moment: datetime) -> ColumnElement[bool]:
+    """Not unsent before ``moment`` (most threads never are: the flag settles it without a probe)."""
+    return or_(Thread.retracted == false(), ~_post_unsent_before(moment))
 
 
 def _of_period(network_id: int, period: Period) -> ColumnElement[bool]:
@@ -104,68 +225,278 @@ def _of_period(network_id: int, period: Period) -> ColumnElement[bool]:
         Thread.network_id == network_id,
         Thread.posted_at >= period.start,
         Thread.posted_at < period.end,
-        Thread.retracted == false(),
+        _counted_at(period.end),
     )
 
 
 def monthly_report(session: Session, network: Network, period: Period) -> MonthlyReport:
+    """The figures of ``period`` as they stood at its end (see the module's definitions)."""
     report = MonthlyReport(network.id, period)
     cohort = _of_period(network.id, period)
-    # One pass over the month's threads (an index range scan, covered by ix_threads_caselog):
-    # every breakdown comes from one GROUP BY; Python only adds up its few hundred groups.
-    groups = session.execute(
-        select(Thread.category, Thread.area, Thread.outcome, Thread.referred_to, Thread.end_reason, func.count())
-        .where(cohort)
-        .group_by(Thread.category, Thread.area, Thread.outcome, Thread.referred_to, Thread.end_reason)
-    ).all()
-    categories, areas, outcomes, handovers, reasons = Counter(), Counter(), Counter(), Counter(), Counter()
-    for category, area, outcome, referred_to, end_reason, count in groups:
-        categories[category] += count
-        areas[area] += count
-        outcomes[outcome] += count
-        if outcome == Outcome.REFERRED:
-            handovers[referred_to] += count
-        if outcome == Outcome.ENDED:
-            reasons[end_reason] += count
+    categories = Counter(dict(_as_of(session, cohort, period.end, "category")))
     report.received = sum(categories.values())
     order = {name: index for index, name in enumerate(CATEGORIES)}
-    report.by_category = sorted(((c or NO_VALUE, n) for c, n in categories.items()), key=lambda r: order.get(r[0], 99))
-    report.by_area = _by_count(areas, NO_AREA)
-    report.outcomes = [(label, outcomes[str(o)]) for o, label in OUTCOME_LABELS.items()] + [
-        (NOT_FINISHED, outcomes[None])
-    ]
+    report.by_category = sorted(
+        ((c or NO_VALUE, n) for c, n in categories.items() if n), key=lambda r: order.get(r[0], 99)
+    )
+    report.by_area = _by_count(Counter(dict(_as_of(session, cohort, period.end, "area"))), NO_AREA)
+    in_period = and_(Thread.network_id == network.id, Thread.posted_at >= period.start, Thread.posted_at < period.end)
+    report.retracted = session.scalar(select(func.count()).where(in_period, _post_unsent_before(period.end))) or 0
+    outcomes, handovers, reasons, kinds = outcomes_recorded(session, network, period)
+    report.referral_kinds = [(label, kinds[str(kind)]) for kind, label in REFERRAL_KIND_LABELS.items()]
+    report.missing = missing_resources(session, network, period)
+    report.outcomes = [(label, outcomes[str(o)]) for o, label in OUTCOME_LABELS.items()]
     report.handovers = _by_count(handovers, NO_VALUE)
     report.end_reasons = _by_count(reasons, NO_VALUE)
-    in_month = and_(Thread.network_id == network.id, Thread.posted_at >= period.start, Thread.posted_at < period.end)
-    report.retracted = session.scalar(select(func.count()).where(in_month, Thread.retracted.is_not(false()))) or 0
     report.connections, report.offers = responses_given(session, network, period)
-    report.overlap = overlap_count(session, network, cohort)
-    report.first_response = first_response(session, cohort)
+    report.overlap = overlap_count(session, network, cohort, period.end)
+    report.first_response = first_response(session, cohort, period.end)
     report.first_response.unanswered = report.received - report.first_response.answered
     report.carried_over = carried_over(session, network, period)
+    report.corrections = corrections(session, network, period)
+    report.by_consent = consent_counts(session, cohort, period.end)
     return report
 
 
-def carried_over(session: Session, network: Network, period: Period) -> int:
-    """Posted before the period ended and not closed by then: still open now, or closed later.
+def consent_counts(session: Session, cohort: ColumnElement[bool], moment: datetime) -> list[tuple[str, int]]:
+    """Threads of ``cohort`` by 本人同意 as it stood at ``moment`` (the last CONSENT event before it;
+    未確認 when none): あり, なし, 未確認."""
+    last = _last_event(
+        [
+            ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)),
+            ThreadEvent.at < moment,
+            ThreadEvent.kind == EventKind.CONSENT,
+        ]
+    )
+    event = aliased(ThreadEvent)
+    value = _detail("consent", event)  # type: ignore[arg-type]
+    rows = session.execute(
+        select(value, func.count())
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .group_by(value)
+    ).all()
+    counts: Counter[str] = Counter()
+    for consent, count in rows:
+        counts[consent if consent in {str(c) for c in Consent} else str(Consent.UNKNOWN)] += count
+    return [(label, counts[str(value)]) for value, label in CONSENT_LABELS.items()]
 
-    Two counts on ix_threads_closed_caselog, each a range of closing dates, so a recent month
-    (the usual 月報) reads only the open threads, not every thread ever posted.
+
+def _last_event(where: list[ColumnElement[bool]]):  # type: ignore[no-untyped-def]
+    """Per thread, the id of its last event matching ``where`` (ids grow with time)."""
+    return (
+        select(ThreadEvent.thread_id.label("thread_id"), func.max(ThreadEvent.id).label("id"))
+        .where(*where)
+        .group_by(ThreadEvent.thread_id)
+        .subquery()
+    )
+
+
+def _as_of(session: Session, cohort: ColumnElement[bool], moment: datetime, key: str) -> list[tuple[str | None, int]]:
+    """Threads of ``cohort`` counted by their 分野 or 地区 as it stood at ``moment``: the value of
+    the last POSTED or CORRECTED event that set it (the thread row's own value when the
+    timeline has none, as for rows imported without one)."""
+    sets_it = or_(
+        ThreadEvent.kind == EventKind.POSTED,
+        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", key)).is_not(None)),
+    )
+    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_it])
+    event = aliased(ThreadEvent)
+    column = Thread.category if key == "category" else Thread.area
+    # A POSTED event carries the value itself; a CORRECTED one under "after".
+    stood = case(
+        (last.c.id.is_(None), column),
+        else_=func.coalesce(_detail(key, event), _detail(("after", key), event)),  # type: ignore[arg-type]
+    )
+    rows = session.execute(
+        select(stood, func.count())
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .group_by(stood)
+    ).all()
+    return [(value, count) for value, count in rows]
+
+
+def _closing(event: type[ThreadEvent] | ThreadEvent) -> ColumnElement[bool]:
+    """The event left its thread closed: an outcome other than 伴走."""
+    return and_(
+        event.kind == EventKind.OUTCOME,  # type: ignore[arg-type]
+        _detail("outcome", event) != str(Outcome.ACCOMPANYING),  # type: ignore[arg-type]
+    )
+
+
+def carried_over(session: Session, network: Network, period: Period) -> int:
+    """Open at the period's end as the timeline says: the last POSTED, OUTCOME or REOPENED event
+    before the end left the thread open.
+
+    Only two kinds of thread can have been open then: those open now, and those whose state
+    changed since (an event at or after the end). Both sets are index ranges (the open threads;
+    the events since the end), so a recent month reads only a few rows, not every thread ever.
     """
-    total = 0
-    for still_open in (Thread.closed_at.is_(None), Thread.closed_at >= period.end):
-        total += (
-            session.scalar(
-                select(func.count()).where(
-                    Thread.network_id == network.id,
-                    still_open,
-                    Thread.retracted == false(),
-                    Thread.posted_at < period.end,
-                )
-            )
-            or 0
+    since = (
+        select(ThreadEvent.thread_id)
+        .join(Thread, Thread.id == ThreadEvent.thread_id)
+        .where(Thread.network_id == network.id, ThreadEvent.at >= period.end, ThreadEvent.kind.in_(STATE_KINDS))
+    )
+    open_now = select(Thread.id).where(Thread.network_id == network.id, Thread.state == ThreadState.OPEN)
+    candidates = union(open_now, since).subquery()
+    last = _last_event(
+        [
+            ThreadEvent.thread_id.in_(select(candidates.c[0])),
+            ThreadEvent.at < period.end,
+            ThreadEvent.kind.in_(STATE_KINDS),
+        ]
+    )
+    event = aliased(ThreadEvent)
+    count = session.scalar(
+        select(func.count())
+        .select_from(Thread)
+        .join(candidates, candidates.c[0] == Thread.id)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(
+            Thread.posted_at < period.end,
+            _counted_at(period.end),
+            or_(event.id.is_(None), ~_closing(event)),
         )
-    return total
+    )
+    return count or 0
+
+
+def _changes_in(network: Network, period: Period):  # type: ignore[no-untyped-def]
+    """Per thread, its last OUTCOME or REOPENED event in the period, and its last state event
+    before the period: where it ended up, and where it started from."""
+    within = _last_event(
+        [
+            ThreadEvent.thread_id.in_(select(Thread.id).where(Thread.network_id == network.id)),
+            ThreadEvent.at >= period.start,
+            ThreadEvent.at < period.end,
+            ThreadEvent.kind.in_((EventKind.OUTCOME, EventKind.REOPENED)),
+        ]
+    )
+    before = _last_event(
+        [
+            ThreadEvent.thread_id.in_(select(within.c.thread_id)),
+            ThreadEvent.at < period.start,
+            ThreadEvent.kind.in_(STATE_KINDS),
+        ]
+    )
+    return within, before
+
+
+def outcomes_recorded(
+    session: Session, network: Network, period: Period
+) -> tuple[Counter[str | None], Counter[str | None], Counter[str | None], Counter[str]]:
+    """Outcomes, つなぎ先, 終了 reasons and kinds of つなぎ recorded in the period (as they stood at
+    its end), for threads that were not closed when the period began. One GROUP BY."""
+    within, before = _changes_in(network, period)
+    end, start = aliased(ThreadEvent), aliased(ThreadEvent)
+    outcome, referred, reason = _detail("outcome", end), _detail("referred_to", end), _detail("end_reason", end)  # type: ignore[arg-type]
+    kind = _detail("referral_kind", end)  # type: ignore[arg-type]
+    rows = session.execute(
+        select(outcome, referred, reason, kind, func.count())
+        .select_from(within)
+        .join(end, end.id == within.c.id)
+        .join(Thread, Thread.id == within.c.thread_id)
+        .outerjoin(before, before.c.thread_id == within.c.thread_id)
+        .outerjoin(start, start.id == before.c.id)
+        .where(
+            end.kind == EventKind.OUTCOME,
+            _counted_at(period.end),
+            or_(start.id.is_(None), ~_closing(start)),
+        )
+        .group_by(outcome, referred, reason, kind)
+    ).all()
+    outcomes, handovers, reasons, kinds = Counter(), Counter(), Counter(), Counter()  # type: ignore[var-annotated]
+    for value, referred_to, end_reason, referral_kind, count in rows:
+        outcomes[value] += count
+        if value == Outcome.REFERRED:
+            handovers[referred_to] += count
+            kinds[referral_kind or str(ReferralKind.FORMAL)] += count  # recorded before kinds: formal
+        if value == Outcome.ENDED:
+            reasons[end_reason] += count
+    return outcomes, handovers, reasons, kinds
+
+
+def missing_resources(session: Session, network: Network, period: Period) -> list[tuple[str, int]]:
+    """足りなかった資源 recorded in the period, most often first (threads counted once per resource)."""
+    resource = _detail("resource")
+    rows = session.execute(
+        select(resource, func.count(distinct(ThreadEvent.thread_id)))
+        .join(Thread, Thread.id == ThreadEvent.thread_id)
+        .where(
+            Thread.network_id == network.id,
+            ThreadEvent.kind == EventKind.MISSING,
+            ThreadEvent.at >= period.start,
+            ThreadEvent.at < period.end,
+        )
+        .group_by(resource)
+    ).all()
+    return _by_count(Counter(dict(rows)), NO_VALUE)
+
+
+def _outcome_label(value: str | None) -> str:
+    try:
+        return OUTCOME_LABELS[Outcome(value)]
+    except ValueError:
+        return value or "-"
+
+
+def corrections(session: Session, network: Network, period: Period) -> list[Correction]:
+    """Changes made in the period to what an earlier period recorded: 分野 or 地区 of a thread
+    posted before it, the outcome of a thread already closed when it began (changed or 再開),
+    and posts of earlier periods unsent in it. Few rows: listed one by one."""
+    found: list[Correction] = []
+    earlier = and_(Thread.network_id == network.id, Thread.posted_at < period.start)
+    rows = session.execute(
+        select(ThreadEvent.at, Thread.number, ThreadEvent.kind, ThreadEvent.detail)
+        .join(Thread, Thread.id == ThreadEvent.thread_id)
+        .where(
+            earlier,
+            ThreadEvent.at >= period.start,
+            ThreadEvent.at < period.end,
+            or_(
+                ThreadEvent.kind == EventKind.CORRECTED,
+                and_(
+                    ThreadEvent.kind == EventKind.RETRACTED,
+                    _detail("response_id").is_(None),
+                    _detail("original_only").is_(None),
+                ),
+            ),
+        )
+        .order_by(ThreadEvent.at, ThreadEvent.id)
+    ).all()
+    labels = {"category": "分野", "area": "地区"}
+    for at, number, kind, detail in rows:
+        if kind == EventKind.RETRACTED:
+            found.append(Correction(at, number, "取り消し", "受付", "集計外"))
+            continue
+        for key, label in labels.items():
+            if key in (detail.get("after") or {}):
+                before = (detail.get("before") or {}).get(key)
+                found.append(Correction(at, number, label, before or "-", detail["after"][key] or "-"))
+    # Outcomes: threads closed when the period began whose state changed in it.
+    within, before = _changes_in(network, period)
+    end, start = aliased(ThreadEvent), aliased(ThreadEvent)
+    changed = session.execute(
+        select(end.at, Thread.number, end.kind, _detail("outcome", end), _detail("outcome", start))  # type: ignore[arg-type]
+        .select_from(within)
+        .join(end, end.id == within.c.id)
+        .join(Thread, Thread.id == within.c.thread_id)
+        .join(before, before.c.thread_id == within.c.thread_id)
+        .join(start, start.id == before.c.id)
+        .where(_closing(start))
+    ).all()
+    for at, number, kind, after, was in changed:
+        what, now_label = ("再開", "受付中") if kind == EventKind.REOPENED else ("結果", _outcome_label(after))
+        if kind == EventKind.OUTCOME and after == was:
+            continue  # recorded again as it was (a reason added): nothing changed
+        found.append(Correction(at, number, what, _outcome_label(was), now_label))
+    return sorted(found, key=lambda c: (c.at, c.number))
 
 
 def _by_count(counts: Counter[str | None], missing: str) -> list[tuple[str, int]]:
@@ -180,7 +511,7 @@ def responses_given(session: Session, network: Network, period: Period) -> tuple
             .join(Thread, Thread.id == Response.thread_id)
             .where(
                 Thread.network_id == network.id,
-                Thread.retracted == false(),
+                _counted_at(period.end),
                 Response.created_at >= period.start,
                 Response.created_at < period.end,
                 Response.kind.in_((ResponseKind.CONNECTION, ResponseKind.OFFER)),
@@ -191,8 +522,9 @@ def responses_given(session: Session, network: Network, period: Period) -> tuple
     return counts.get(ResponseKind.CONNECTION, 0), counts.get(ResponseKind.OFFER, 0)
 
 
-def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool]) -> int:
-    """Threads where a formal and an informal organization both took part (poster or responder).
+def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool], until: datetime) -> int:
+    """Threads where a formal and an informal organization both took part (poster or responder)
+    before ``until``.
 
     The network's few organizations are split by kind first, so each test is an index probe
     (``organization_id IN (...)``) instead of a join per response.
@@ -226,7 +558,12 @@ def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool
         # (measured 4x slower). SQLite probes per thread either way.
         answered = (
             select(literal(1))
-            .where(Response.thread_id == Thread.id, Response.kind.in_(PARTICIPATING), or_(*gave))
+            .where(
+                Response.thread_id == Thread.id,
+                Response.kind.in_(PARTICIPATING),
+                or_(*gave),
+                Response.created_at < until,
+            )
             .offset(0)
             .exists()
         )
@@ -279,10 +616,11 @@ def _seconds_to_first_response(session: Session) -> ColumnElement[float]:
     return (func.julianday(Thread.first_response_at) - func.julianday(Thread.posted_at)) * 86400.0
 
 
-def first_response(session: Session, cohort: ColumnElement[bool]) -> FirstResponse:
-    """Median and 90th percentile (linear interpolation, as PostgreSQL's percentile_cont)."""
+def first_response(session: Session, cohort: ColumnElement[bool], until: datetime) -> FirstResponse:
+    """Median and 90th percentile (linear interpolation, as PostgreSQL's percentile_cont) of the
+    first responses given before ``until``."""
     seconds = _seconds_to_first_response(session)
-    answered = and_(cohort, Thread.first_response_at.is_not(None))
+    answered = and_(cohort, Thread.first_response_at < until)
     result = FirstResponse(answered=session.scalar(select(func.count()).where(answered)) or 0)
     if result.answered == 0:
         return result

@@ -20,10 +20,15 @@ class NetworkSettings:
     accompany_days: int = 30  # 伴走: a check-in this often
     answer_minutes: int = 10  # after 「伝手あり」, the presser's next message within this is the answer
     quiet_days: bool = True  # no follow-ups or monthly figures on Sundays, 年末年始, holidays (models.quiet_days)
+    # What the group's own meeting is: ネットワーク会議 (the default), 重層的支援会議 or 支援会議.
+    meeting_kind: str = "ネットワーク会議"
 
     @property
     def quiet_window(self) -> tuple[time, time]:
         return time.fromisoformat(self.quiet_start), time.fromisoformat(self.quiet_end)
+
+
+MEETING_KINDS = ("ネットワーク会議", "重層的支援会議", "支援会議")
 
 
 def network_settings(network: Network) -> NetworkSettings:

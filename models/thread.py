@@ -126,13 +126,30 @@ class EventKind(StrEnum):
     MEETING_REQUESTED = "meeting_requested"
     DISCUSSED = "discussed"  # discussed at a meeting
     NOTE = "note"  # coordinator note (dashboard only)
+    CONSENT = "consent"  # 本人同意 set (detail: consent, before)
+    MISSING = "missing"  # a resource the network lacked for this thread (detail: resource)
+
+
+class Consent(StrEnum):
+    """本人同意: whether the person agreed to their case going to a 重層的支援会議 (and the group)."""
+
+    YES = "yes"  # あり
+    NO = "no"  # なし
+    UNKNOWN = "unknown"  # 未確認 (every thread starts here)
+
+
+CONSENT_LABELS = {Consent.YES: "あり", Consent.NO: "なし", Consent.UNKNOWN: "未確認"}
 
 
 class ThreadEvent(Base):
     """One entry of a thread's timeline: never updated, never deleted (except retention of text)."""
 
     __tablename__ = "thread_events"
-    __table_args__ = (Index("ix_thread_events_thread_at", "thread_id", "at"),)
+    __table_args__ = (
+        Index("ix_thread_events_thread_at", "thread_id", "at"),
+        # A period's figures read the events inside it (models/report.py).
+        Index("ix_thread_events_at_kind", "at", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))

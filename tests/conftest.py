@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from harness import World
+from hypothesis import settings
 from sqlalchemy import Engine, text
 
 from bot.app import create_app
@@ -34,6 +35,12 @@ SECRET = "test-channel-secret"
 TOKEN = "test-channel-access-token"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 IN_CI = os.environ.get("CI") == "true"
+
+# Hypothesis: under CI=true the same examples every run (derandomized, no example database),
+# so a red CI run is red again on the next push; locally new examples each run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if IN_CI else "dev")
 
 
 def postgres_url() -> str | None:

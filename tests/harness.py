@@ -13,6 +13,8 @@ bot's answers are what the fake LINE platform accepted after the outbox was drai
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,58 @@ from bot.fakeline import (
     new_user_id,
     sign,
 )
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Poll ``check`` until it returns something true, and return that; fail after ``timeout`` seconds.
+
+    The way to wait for another thread or process: a generous deadline that a healthy run never
+    comes near, instead of a sleep that hopes the other side was quick enough.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
+        time.sleep(0.01)
+
+
+def stored(engine: Any) -> str:
+    """Every row of every table the bot can write, in a stable order, as one string.
+
+    That is the database's tables and, on SQLite, the inbox file beside it (``bot.store.db.inbox_path``),
+    where the webhook writes: "nothing stored" compared on this sees the webhook's writes too.
+    """
+    from sqlalchemy import create_engine, inspect, text
+
+    from bot.store.db import inbox_path
+
+    engines = [("", engine)]
+    path = inbox_path(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        engines.append(("inbox file ", create_engine(f"sqlite:///{path}") if path.exists() else None))
+    out = []
+    for label, source in engines:
+        if source is None:
+            out.append(f"{label}: absent")
+            continue
+        with source.connect() as connection:
+            for table in sorted(inspect(connection).get_table_names()):
+                rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+                out.append(f"{label}{table}: {sorted(repr(tuple(r)) for r in rows)}")
+        if source is not engine:
+            source.dispose()
+    return "\n".join(out)
+
+
+def outcomes(engine: Any) -> dict[str, str]:
+    """How the worker handled each event it recorded: webhookEventId → outcome (models.EventOutcome)."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT event_key, outcome FROM webhook_events")).all())
 
 
 def render(message: dict[str, Any], names: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,8 @@ from models import Friend, Network, OutboxMessage
         ("[sender]\nin_process = false", "[sender] in_process is now [worker] embedded"),
         ("[sender]\nconcurrency = 0", "[sender] concurrency must be between 1 and 64, got 0"),
         ("[worker]\nnice = 40", "[worker] nice must be between 0 and 19, got 40"),
+        ("[report]\ncontract_end = '27-03-31'", "[report] contract_end must be a date YYYY-MM-DD or empty"),
+        ("[report]\ncontract_end = '2027-02-30'", "[report] contract_end is not a day of the calendar"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys, content: str, expected: str):
@@ -43,6 +45,17 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys, content: str,
     assert status == 2
     assert err.count("\n") == 1 and expected in err and str(path) in err
     assert "Traceback" not in err
+
+
+def test_report_dates_as_text_or_toml_dates(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text('[report]\ncontract_start = 2026-04-01\ncontract_end = "2027-03-31"\n')
+    config = load_config(path, environ={})
+    assert (config.day("report", "contract_start"), config.day("report", "contract_end")) == (
+        date(2026, 4, 1),
+        date(2027, 3, 31),
+    )
+    assert config.day("report", "final_report_due") is None
 
 
 def test_missing_config_file(capsys, tmp_path: Path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from test_dashboard_world import csrf_token, form_token, login_link, path_of, sign_in, two_networks
 
 from bot.clock import Clock
@@ -125,16 +125,36 @@ def test_another_networks_pages_are_404(client, runtime, session, clock, nets):
             assert answer.status_code == 404, (network_id, page)
             assert "西部" not in answer.get_data(as_text=True)
     token = form_token(client, f"/dashboard/n/{a.id}/threads/1")
+    before = thread_as_stored(runtime, b.threads[0].id)
     assert (
         client.post(f"/dashboard/n/{b.id}/threads/1/notes", data={"csrf_token": token, "text": "x"}).status_code == 404
     )
     outcome = {"csrf_token": token, "outcome": "resolved", "reason": "x"}
     assert client.post(f"/dashboard/n/{b.id}/threads/1/outcome", data=outcome).status_code == 404
-    assert b.threads[0].outcome is None
+    assert thread_as_stored(runtime, b.threads[0].id) == before  # read again from the database
+    # The same POSTs on its own network's thread do change it (so the check above can see a POST).
+    mine = thread_as_stored(runtime, a.threads[0].id)
+    note = {"csrf_token": token, "text": "x"}
+    assert client.post(f"/dashboard/n/{a.id}/threads/1/notes", data=note).status_code < 400
+    assert client.post(f"/dashboard/n/{a.id}/threads/1/outcome", data=outcome).status_code < 400
+    (outcome_now, _), notes, _ = thread_as_stored(runtime, a.threads[0].id)
+    assert outcome_now == "resolved" and notes == mine[1] + 1
     # A coordinator of both sees both.
     grant_role(session, b.network, a.coordinator, Role.ORGANIZER)
     session.commit()
     assert client.get(f"/dashboard/n/{b.id}/threads/1").status_code == 200
+
+
+def thread_as_stored(runtime, thread_id: int) -> tuple[object, ...]:
+    """A thread's outcome, state, notes and events, read on a connection of its own (never a cached object)."""
+    with runtime.engine.connect() as connection:
+        row = connection.execute(text("SELECT outcome, state FROM threads WHERE id = :i"), {"i": thread_id}).one()
+        notes = connection.execute(text("SELECT count(*) FROM thread_notes WHERE thread_id = :i"), {"i": thread_id})
+        events = connection.execute(
+            text("SELECT kind, count(*) FROM thread_events WHERE thread_id = :i GROUP BY kind ORDER BY kind"),
+            {"i": thread_id},
+        ).all()
+        return (tuple(row), notes.scalar(), tuple(map(tuple, events)))
 
 
 def test_security_headers_on_every_dashboard_response(client, runtime, nets):

@@ -98,6 +98,7 @@ def test_report_exports(client, runtime, net):
     sign_in(client, runtime, net.coordinator)
     book = openpyxl.load_workbook(io.BytesIO(client.get(f"/dashboard/n/{net.id}/report.xlsx?month=2026-10").data))
     assert book.sheetnames == [
+        "表紙",
         "概要",
         "初回反応",
         "分野別",
@@ -105,7 +106,13 @@ def test_report_exports(client, runtime, net):
         "結果",
         "つなぎ先",
         "終了の理由",
+        "つなぎの種類",
+        "足りなかった資源",
+        "本人同意",
         "重なり（団体間）",
+        "前月以前の訂正",
+        "月別",
+        "会議と議事録",
     ]
     overview = {row[0]: row[1] for row in book["概要"].iter_rows(min_row=2, values_only=True)}
     assert overview["受け付けた困りごと"] == 10 and overview["フォーマルとインフォーマルがともに関わった困りごと"] == 4
@@ -119,7 +126,7 @@ def test_report_exports(client, runtime, net):
     csv_data = client.get(f"/dashboard/n/{net.id}/report.csv?month=2026-10").data
     assert csv_data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(csv_data.decode("utf-8-sig"))))
-    assert rows[0] == ["表", "項目", "値"] and ["結果", "未完了", "2"] in rows
+    assert rows[0] == ["表", "項目", "値"] and ["概要", "前月以前の訂正", "0"] in rows
 
 
 def test_cli_export_csv_and_xlsx(cli_config, tmp_path, net, capsys):
@@ -180,6 +187,12 @@ def test_cli_export_csv_and_xlsx(cli_config, tmp_path, net, capsys):
         (["export", "--network", "{id}", "--month", "2026-10", "--format", "pdf"], "--format must be csv or xlsx"),
         (["report", "--network", "999", "--month", "2026-10"], "no network with id '999'"),
         (["report", "--network", "{id}", "--month", "26-10"], "--month must be YYYY-MM"),
+        (["report", "--network", "{id}"], "give --month YYYY-MM, or --from YYYY-MM-DD and --to YYYY-MM-DD"),
+        (["report", "--network", "{id}", "--from", "2026-04-01"], "give --month YYYY-MM, or --from"),
+        (["report", "--network", "{id}", "--month", "2026-10", "--from", "2026-10-01"], "not both"),
+        (["report", "--network", "{id}", "--from", "2026-4-1", "--to", "2027-03-31"], "--from must be YYYY-MM-DD"),
+        (["report", "--network", "{id}", "--from", "2027-04-01", "--to", "2027-03-31"], "is after --to"),
+        (["report", "--network", "{id}", "--month", "2026-10", "--format", "docx"], "--format must be text"),
         (["login-link", "--user", "Unobody"], "is not a coordinator or organizer"),
     ],
 )
@@ -193,7 +206,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(cli_config, net, capsys, args, exp
 def test_cli_report_prints_the_figures(cli_config, net, capsys):
     assert main(["--config", str(cli_config), "report", "--network", str(net.id), "--month", "2026-10"]) == 0
     out = capsys.readouterr().out
-    assert "月報" in out and "2026-10" in out
+    assert "月報" in out and "2026年10月" in out and "提出期限 2026年11月15日" in out
     assert "受け付けた困りごと\t10" in out and "中央値（時間）\t4.0" in out and "[つなぎ先]" in out
 
 
@@ -220,4 +233,3 @@ def test_cli_login_link_without_a_configured_secret_uses_the_servers_kept_key(
         assert client.get(path_of(link)).status_code == 200
     finally:
         runtime.close()
-

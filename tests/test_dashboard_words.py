@@ -19,6 +19,9 @@ from models.casework import (
     retract,
     set_outcome,
 )
+from models.connections import record_missing
+from models.consent import set_consent
+from models.thread import Consent
 
 IDENTIFIER = re.compile(r"[A-Za-z_]{2,}")
 ORGS = {"子ども食堂ひまわり": OrgKind.INFORMAL, "東部包括": OrgKind.FORMAL}
@@ -45,6 +48,8 @@ def every_kind_of_event(session):
     record_event(session, thread, EventKind.RETRACTED, at, actor=poster, original_only=True)
     set_outcome(session, thread, poster, Outcome.REFERRED, at, referred_to="地域包括支援センター")
     reopen(session, thread, poster, at)
+    set_consent(session, thread, poster, Consent.NO, at)
+    record_missing(session, thread, poster, "移動手段", at)
     retract(session, thread, at, actor=poster)
     session.flush()
     return net, thread
@@ -62,6 +67,8 @@ def test_every_timeline_entry_reads_in_plain_japanese(session):
     assert "フォローアップ（3日後の呼びかけ）" in titles
     assert "その後いかがですか（1回目）" in titles and "その後いかがですか（2回目）" in titles
     assert "伴走の様子うかがい（1回目）" in titles
+    assert ["移動手段"] in [entry.lines for entry in entries if entry.title == "足りなかった資源"]
+    assert ["未確認 → なし"] in [entry.lines for entry in entries if entry.title == "本人同意"]
     unsent = entries[-1]
     assert unsent.title == "投稿の取り消し（送信取消）"
     assert unsent.who.startswith("子ども食堂ひまわりの担当")  # the person who unsent, not 重ね（自動）

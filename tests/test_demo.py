@@ -123,7 +123,6 @@ def test_demo_fills_a_fresh_database_that_the_report_reads(
     assert "nothing failed or pending" in capsys.readouterr().out
 
     # The done-criterion: the report of the last full month shows the demo's figures.
-    pytest.importorskip("models.report")
     config = str(tmp_path / "config.toml")
     status = main(["--config", config, "report", "--network", str(network.id), "--month", "2026-10"])
     report = capsys.readouterr().out

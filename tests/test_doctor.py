@@ -25,11 +25,6 @@ CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
 PUBLIC = "https://kasane.example.org"
 
 
-def fake_answers_quota(platform: FakeLinePlatform) -> bool:
-    """The message plan's endpoints come with the message budget's work (issue 17)."""
-    return any(rule.rule == "/v2/bot/message/quota" for rule in platform.app.url_map.iter_rules())
-
-
 class Doctor:
     def __init__(self, tmp_path: Path, database_url: str, platform: FakeLinePlatform, line_url: str) -> None:
         self.tmp_path, self.database_url, self.platform, self.line_url = tmp_path, database_url, platform, line_url
@@ -226,24 +221,19 @@ def test_a_channel_secret_that_is_not_one(doctor, capsys):
 
 
 def test_the_message_plan_used_up(doctor, capsys):
-    """Needs the fake's /v2/bot/message/quota and /quota/consumption (issue 17's work)."""
-    if not fake_answers_quota(doctor.platform):
-        pytest.xfail("the fake LINE platform does not answer /v2/bot/message/quota yet (issue 17)")
     code, lines = doctor.run(capsys)
-    assert line_of(lines, "message plan")[0].startswith("✔ message plan: 0 of")
+    assert line_of(lines, "message plan")[0] == "✔ message plan: 0 of 200 counted messages used this month"
     doctor.platform.monthly_limit_reached()
     code, lines = doctor.run(capsys)
     line, advice = line_of(lines, "message plan")
     assert code == 1 and line.startswith("✘") and "pushes fail until it ends" in line
 
 
-def test_a_fake_without_the_plan_endpoints_is_reported_not_hidden(doctor, capsys):
-    if fake_answers_quota(doctor.platform):
-        pytest.skip("the fake answers the message plan (issue 17 merged)")
+def test_a_plan_that_cannot_be_read_is_reported_not_hidden(doctor, capsys):
+    doctor.platform.fail_next(1, status=500, endpoint="message_quota_consumption")
     code, lines = doctor.run(capsys)
-    assert (
-        line_of(lines, "the message plan could not be read")[0]
-        == "✘ the message plan could not be read (404 Not found)"
+    assert line_of(lines, "the message plan could not be read")[0] == (
+        "✘ the message plan could not be read (500 Internal Server Error)"
     )
 
 

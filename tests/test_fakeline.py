@@ -295,7 +295,7 @@ def test_retry_key_must_be_a_uuid(http, group):
     assert response.status_code == 400
 
 
-def test_push_needs_a_chat_the_bot_is_in_or_a_friend(http, line, group):
+def test_push_needs_a_chat_the_bot_is_in_or_a_user_line_knows(http, line, group):
     friend, stranger = new_user_id(), new_user_id()
     line.add_friend(friend, "Dan")
 

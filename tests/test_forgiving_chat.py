@@ -131,6 +131,7 @@ def test_the_list_reads_filters_and_pages(world, net, session):
         area = "南校区" if n < 4 else "北校区"
         who.says(group, f"困りごと {area}で一人暮らしの高齢の方の見守りをお願いしたいです（{n + 1}件目）")
 
+    alice.says(group, "#1 同意あり")  # the organizer records the person's consent: the list may show it
     page = alice.says(group, "一覧")
     head = "受付中の困りごと（古い順）\n1〜10件目／全12件\n#1　今日　高齢・南校区　伝手0・申し出0\n"
     assert page.texts[0].startswith(head)

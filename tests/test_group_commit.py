@@ -88,18 +88,19 @@ def test_batches_stay_within_the_item_limit():
 
 
 def test_a_submitter_that_times_out_is_told_so_and_its_items_are_written_by_the_next_leader():
-    release = threading.Event()
+    stuck, release = threading.Event(), threading.Event()
     written: list[str] = []
 
     def stuck_then_fine(items: list[str]) -> None:
         if "first" in items:
+            stuck.set()
             release.wait(10)  # the database hangs on this commit
         written.extend(items)
 
     commits = GroupCommit(stuck_then_fine, timeout=0.2)
     leader = threading.Thread(target=commits.submit, args=(["first"],))
     leader.start()
-    time.sleep(0.05)
+    assert stuck.wait(10), "the leader never started its commit"
     with pytest.raises(GroupCommitTimeout):
         commits.submit(["gave-up"])  # queued behind the stuck commit
     release.set()

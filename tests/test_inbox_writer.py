@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from bot.store.db import make_engine, make_inbox_engine
 from bot.store.inbox_writer import INBOX_CHANNEL, InboxWriteFailed, InboxWriter
-from bot.store.wakeup import PostgresWakeup
 from models import InboxEvent
 
 RECEIVED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -92,24 +91,29 @@ def test_on_postgresql_the_write_wakes_the_worker_only_when_it_stored_something(
         pytest.skip("the whole suite on PostgreSQL runs it (KASANE_TEST_DATABASE=postgres)")
     engine = make_engine(url)
     writer = InboxWriter(engine)
-    wakeup = PostgresWakeup(url, INBOX_CHANNEL)
     key = f"wake-{datetime.now().timestamp()}"
     try:
-        wakeup.wait(0.01)  # listening from now on
-        writer.write([row(key)])
-        assert _woken(wakeup)
-        writer.write([row(key)])  # only a copy of what waits: nothing new for the worker
-        assert not _woken(wakeup)
+        assert notifications_sent(url, lambda: writer.write([row(key)])) == 1
+        # Only a copy of what waits: nothing new for the worker.
+        assert notifications_sent(url, lambda: writer.write([row(key)])) == 0
     finally:
         writer.close()
-        wakeup.close()
         engine.dispose()
 
 
-def _woken(wakeup: PostgresWakeup) -> bool:
-    import time
+def notifications_sent(url: str, action) -> int:  # type: ignore[no-untyped-def]
+    """How many NOTIFYs on the inbox channel ``action`` sent: heard by a listener of our own, up to
+    a marker we send after it (PostgreSQL delivers notifications in commit order), so the count
+    never depends on how long anything took."""
+    import psycopg
 
-    started = time.monotonic()
-    wakeup.clear()
-    wakeup.wait(1.0)
-    return time.monotonic() - started < 0.9
+    with psycopg.connect(url, autocommit=True) as listener, psycopg.connect(url, autocommit=True) as marker:
+        listener.execute(f"LISTEN {INBOX_CHANNEL}")
+        action()
+        marker.execute("SELECT pg_notify(%s, 'test-marker')", (INBOX_CHANNEL,))
+        heard = 0
+        for notification in listener.notifies(timeout=30):
+            if notification.payload == "test-marker":
+                return heard
+            heard += 1
+    raise AssertionError("the marker notification never arrived")

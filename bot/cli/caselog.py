@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,10 @@ from bot.cli.database import open_links, open_sessions
 from bot.cli.main import UsageError, command
 from bot.clock import Clock
 from bot.config import Config
-from bot.web.dashboard import caselog, exports
+from bot.web.dashboard import caselog, exports, report_files
 from models import Network
 from models.dashboard import coordinated_networks
-from models.report import month_period, monthly_report, parse_month
+from models.report import Period, date_period, fiscal_year_period, month_period, parse_month
 
 
 def _progress(label: str, total: int | None = None) -> Any:
@@ -105,20 +106,59 @@ def export(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-@command("report", help="print a network's monthly figures (月報)", configure=_case_log_args)
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--network", required=True, help="network id")
+    parser.add_argument("--month", help="YYYY-MM: that month's 月報")
+    parser.add_argument("--from", dest="first", help="YYYY-MM-DD: first day of a longer period (with --to)")
+    parser.add_argument("--to", dest="last", help="YYYY-MM-DD: last day of the period (inclusive)")
+    parser.add_argument("--format", default="text", help="text, xlsx or pdf (default text)")
+    parser.add_argument("--output", help="file to write (default: kasane-report-<network>-<period>.<format>)")
+
+
+def _day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{flag} must be YYYY-MM-DD (e.g. 2026-04-01), got {text!r}") from None
+
+
+def _report_period(args: argparse.Namespace, tz: str) -> tuple[Period, str]:
+    if args.month and (args.first or args.last):
+        raise UsageError("give either --month or --from and --to, not both")
+    if args.month:
+        return month_period(*_month(args.month), tz), "month"
+    if not (args.first and args.last):
+        raise UsageError("give --month YYYY-MM, or --from YYYY-MM-DD and --to YYYY-MM-DD")
+    first, last = _day(args.first, "--from"), _day(args.last, "--to")
+    if first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    if (first.month, first.day, last.month, last.day) == (4, 1, 3, 31) and last.year == first.year + 1:
+        return fiscal_year_period(first.year, tz), "fiscal"
+    return date_period(first, last, tz), "range"
+
+
+@command("report", help="a network's report (月報, 年度 or any period) as text, Excel or PDF", configure=_report_args)
 def report(args: argparse.Namespace, config: Config) -> int:
-    year, month = _month(args.month)
+    if args.format not in ("text", "xlsx", "pdf"):
+        raise UsageError(f"--format must be text, xlsx or pdf, got {args.format!r}")
     sessions = open_sessions(config)
     with sessions() as session:
         network = _network(session, args.network)
-        figures = monthly_report(session, network, month_period(year, month, network.timezone or "Asia/Tokyo"))
-    print(f"月報 {network.name or '-'}（network {network.id}） {year:04d}-{month:02d}")
-    table = None
-    for name, item, value in exports.report_rows(figures):
-        if name != table:
-            print(f"\n[{name}]")
-            table = name
-        print(f"  {item}\t{'-' if value is None else value}")
+        period, kind = _report_period(args, network.timezone or "Asia/Tokyo")
+        doc = report_files.build(
+            session, network, period, kind, Clock().now(), config.day("report", "final_report_due")
+        )
+    if args.format == "text":
+        for line in report_files.text_lines(doc):
+            print(line)
+        return 0
+    data = report_files.xlsx_bytes(doc) if args.format == "xlsx" else report_files.pdf_bytes(doc)
+    output = Path(args.output or f"{doc.file_stem}.{args.format}")
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output} ({exc.strerror or exc})") from None
+    print(f"wrote {doc.title} {doc.period_text} to {output}", file=sys.stderr)
     return 0
 
 

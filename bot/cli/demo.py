@@ -603,7 +603,10 @@ class _Demo:
         chats = [self.network.group_id, *(m.line_user_id for members in self.members for m in members)]
         result = self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.chat_id.in_(chats), OutboxMessage.status == OutboxStatus.PENDING)
+            .where(
+                OutboxMessage.chat_id.in_(chats),
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.HELD]),
+            )
             .values(
                 status=OutboxStatus.SENT,
                 sent_at=OutboxMessage.created_at,

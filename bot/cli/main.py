@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "bot.cli.richmenu",
     "bot.cli.backup",
     "bot.cli.doctor",
+    "bot.cli.cost",
 ]
 
 

@@ -17,6 +17,8 @@ ENDPOINTS = (
     "set_default_rich_menu",
 )
 # The channel's settings (bot/fakeline/channel.py).
+# The message plan and member counts (bot/fakeline/routes.py).
+ENDPOINTS += ("message_quota", "message_quota_consumption", "group_member_count", "room_member_count")
 ENDPOINTS += ("bot_info", "webhook_endpoint", "set_webhook_endpoint", "webhook_test")
 
 

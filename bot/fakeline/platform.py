@@ -12,6 +12,7 @@ from typing import Any
 import flask
 
 from bot.fakeline.api import create_app
+from bot.fakeline.billing import FREE_PLAN, Billing
 from bot.fakeline.channel import ChannelSettings
 from bot.fakeline.faults import ENDPOINTS, Fault, FaultQueue, TokenBucket
 from bot.fakeline.ids import new_message_id, new_user_id
@@ -38,6 +39,7 @@ class FakeLinePlatform:
         bot_user_id: str | None = None,
         rate_limit: float = 2000.0,
         channel_secret: str | None = None,
+        plan: int | None = FREE_PLAN,
         inspection_key: str | None = None,
     ) -> None:
         self.channel_access_token = channel_access_token
@@ -53,6 +55,9 @@ class FakeLinePlatform:
         self.bot_user_id = bot_user_id or new_user_id()
         self.lock = threading.Lock()
         self.world = World()
+        # The channel's plan (counted messages a month; None: no limit) and what LINE counted.
+        self.billing = Billing(allowance=plan)
+        self.undelivered: list[Delivery] = []  # pushes accepted for users who do not follow the bot
         self.requests: list[RecordedRequest] = []
         self.left_groups: list[str] = []  # groups the bot left by calling LINE (leave_group)
         self._deliveries: list[Delivery] = []
@@ -77,6 +82,7 @@ class FakeLinePlatform:
     def add_member(self, group_id: str, user_id: str, display_name: str, picture_url: str | None = None) -> None:
         with self.lock:
             self.world.chat(group_id).members[user_id] = Member(display_name, picture_url)
+            self.world.known_users.add(user_id)
 
     def remove_member(self, group_id: str, user_id: str) -> None:
         with self.lock:
@@ -90,6 +96,7 @@ class FakeLinePlatform:
     def add_friend(self, user_id: str, display_name: str, picture_url: str | None = None) -> None:
         with self.lock:
             self.world.friends[user_id] = Member(display_name, picture_url)
+            self.world.known_users.add(user_id)
 
     def remove_friend(self, user_id: str) -> None:
         with self.lock:
@@ -118,6 +125,18 @@ class FakeLinePlatform:
         with self.lock:
             return [d for d in self._deliveries if d.index > index]
 
+    def counted_this_month(self) -> int:
+        """Counted messages in this calendar month (Japan time), as LINE bills them."""
+        with self.lock:
+            return self.billing.used(self.now())
+
+    def counted_to(self, to: str) -> int:
+        """What pushes to one chat or user counted this month."""
+        from bot.fakeline.billing import month_of
+
+        with self.lock:
+            return self.billing.by_recipient.get(month_of(self.now()), {}).get(to, 0)
+
     def clear(self) -> None:
         """Forget requests and deliveries; chats, friends, tokens and faults stay."""
         with self.lock:
@@ -137,11 +156,19 @@ class FakeLinePlatform:
         retry_key: str | None,
         request_id: str,
         reply_token: str | None = None,
+        recipients: int = 1,
     ) -> list[dict[str, Any]]:
-        """Record a delivery and return its `sentMessages`. Call with the lock held."""
+        """Record a delivery, count what LINE bills for it, and return its `sentMessages`.
+
+        Call with the lock held. A push counts ``recipients`` (a reply is free); a push to a user
+        who does not follow the bot (``recipients`` 0) is accepted and never delivered.
+        """
         now = self.now()
         sent = [self._sent_message(to, message) for message in messages]
-        self._deliveries.append(
+        if via == "push":
+            self.billing.charge(now, to, recipients)
+        delivered = via != "push" or recipients > 0 or to in self.world.chats  # an empty group still shows it
+        (self._deliveries if delivered else self.undelivered).append(
             Delivery(
                 to=to,
                 messages=copy.deepcopy(messages),
@@ -221,9 +248,21 @@ class FakeLinePlatform:
         with self.lock:
             self._latency = seconds
 
-    def monthly_limit_reached(self, flag: bool = True) -> None:
+    def set_plan(self, allowance: int | None) -> None:
+        """The channel's plan: counted messages a month (200 free, 5,000 ライト, 30,000 スタンダード), or None."""
         with self.lock:
-            self.world.monthly_limit_reached = flag
+            self.billing.allowance = allowance
+
+    def monthly_limit_reached(self, flag: bool = True) -> None:
+        """This month's allowance is spent (True) or no longer marked spent (False)."""
+        from bot.fakeline.billing import month_of
+
+        with self.lock:
+            month = month_of(self.now())
+            if flag:
+                self.billing.exhausted.add(month)
+            else:
+                self.billing.exhausted.discard(month)
 
     # used by the API layer
 

@@ -21,6 +21,7 @@ RETRY_KEY = "X-Line-Retry-Key"
 # Not documented word for word: LINE only says a retry key on an unsupported API is a 400.
 RETRY_KEY_NOT_SUPPORTED = "The X-Line-Retry-Key header is not supported for this API"
 RETRY_KEY_INVALID = "The value for the 'X-Line-Retry-Key' header is invalid"
+MONTHLY_LIMIT = "You have reached your monthly limit."
 
 
 def register_routes(app: flask.Flask, platform: FakeLinePlatform) -> None:
@@ -33,11 +34,16 @@ def register_routes(app: flask.Flask, platform: FakeLinePlatform) -> None:
     route("/v2/bot/group/<group_id>/member/<user_id>", "group_member_profile", group_member_profile)
     route("/v2/bot/group/<group_id>/leave", "leave_group", leave_group, ("POST",))
     route("/v2/bot/profile/<user_id>", "profile", profile)
+    route("/v2/bot/message/quota", "message_quota", message_quota)
+    route("/v2/bot/message/quota/consumption", "message_quota_consumption", message_quota_consumption)
+    route("/v2/bot/group/<chat_id>/members/count", "group_member_count", member_count)
+    route("/v2/bot/room/<chat_id>/members/count", "room_member_count", member_count)
     from bot.fakeline import rich_menus  # it uses this module's error bodies
 
     rich_menus.register(route)
     route("/_fake/health", "fake_health", lambda _platform: flask.jsonify(ok=True))
     route("/_fake/deliveries", "fake_deliveries", fake_deliveries)
+    route("/_fake/count", "fake_count", fake_count)
     register_channel_routes(app, platform)
 
 
@@ -104,15 +110,21 @@ def push(platform: FakeLinePlatform) -> flask.Response:
         accepted = platform.world.accepted_key(retry_key, platform.now()) if retry_key else None
         if accepted is not None:
             return _already_accepted(accepted.request_id, accepted.sent_messages)
-        if platform.world.monthly_limit_reached:
-            return error(429, "You have reached your monthly limit.")
-        if not platform.world.can_receive(to):
+        recipients = platform.world.recipients(to)
+        if recipients is None:
             return error(400, "Failed to send messages")
+        if not platform.billing.can_afford(platform.now(), recipients):
+            return error(429, MONTHLY_LIMIT)
         details = audience_errors(body["messages"], _audience(platform, to))
         if details:
             return _invalid(details)
         sent = platform.accept(
-            via="push", to=to, messages=body["messages"], retry_key=retry_key, request_id=flask.g.request_id
+            via="push",
+            to=to,
+            messages=body["messages"],
+            retry_key=retry_key,
+            request_id=flask.g.request_id,
+            recipients=recipients,
         )
     return flask.jsonify(sentMessages=sent)
 
@@ -169,9 +181,39 @@ def profile(platform: FakeLinePlatform, user_id: str) -> flask.Response:
         )
 
 
+def message_quota(platform: FakeLinePlatform) -> flask.Response:
+    """MessageQuotaResponse: ``type`` limited with ``value``, or ``none`` without a target limit."""
+    with platform.lock:
+        allowance = platform.billing.allowance
+    if allowance is None:
+        return flask.jsonify(type="none")
+    return flask.jsonify(type="limited", value=allowance)
+
+
+def message_quota_consumption(platform: FakeLinePlatform) -> flask.Response:
+    """QuotaConsumptionResponse: ``totalUsage``, the counted messages of this month."""
+    with platform.lock:
+        return flask.jsonify(totalUsage=platform.billing.used(platform.now()))
+
+
+def member_count(platform: FakeLinePlatform, chat_id: str) -> flask.Response:
+    """Group/RoomMemberCountResponse: ``count``, the members without the bot; 404 when the bot is not in it."""
+    with platform.lock:
+        chat = platform.world.chats.get(chat_id)
+        if chat is None:
+            return error(404, "Not found")
+        return flask.jsonify(count=len(chat.members))
+
+
 def fake_deliveries(platform: FakeLinePlatform) -> flask.Response:
     after = flask.request.args.get("after", default=-1, type=int)
     return flask.jsonify([_delivery_json(d) for d in platform.deliveries_after(after)])
+
+
+def fake_count(platform: FakeLinePlatform) -> flask.Response:
+    """What the simulator shows: this month's counted messages against the plan."""
+    with platform.lock:
+        return flask.jsonify(counted=platform.billing.used(platform.now()), allowance=platform.billing.allowance)
 
 
 def _delivery_json(delivery: Delivery) -> dict[str, Any]:

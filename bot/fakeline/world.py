@@ -64,13 +64,14 @@ class World:
     def __init__(self) -> None:
         self.chats: dict[str, Chat] = {}
         self.friends: dict[str, Member] = {}
+        # Every user LINE knows on this channel (a member of some chat, a friend now or before):
+        # a push to one who is not a friend is answered 200 and not delivered; to anyone else, 400.
+        self.known_users: set[str] = set()
         self.reply_tokens: dict[str, ReplyToken] = {}
         self.quote_tokens: dict[str, str] = {}
         self.retry_keys: dict[str, AcceptedKey] = {}
         self.rich_menus: dict[str, Any] = {}  # id -> bot.fakeline.rich_menus.RichMenu
         self.default_rich_menu: str | None = None
-        # Push then answers 429 "You have reached your monthly limit." (not retryable this month).
-        self.monthly_limit_reached = False
 
     # chats and friends
 
@@ -84,9 +85,21 @@ class World:
         chat = self.chats.get(chat_id)
         return chat is not None and user_id in chat.members
 
-    def can_receive(self, to: str) -> bool:
-        """A push reaches a chat the bot is in, or a user who follows the bot."""
-        return to in self.chats or to in self.friends
+    def recipients(self, to: str) -> int | None:
+        """How many people a push to ``to`` reaches, as LINE counts them; None: no such chat or user.
+
+        A chat the bot is in: its members (the bot not counted). A user who follows the bot: 1.
+        A user LINE knows who does not follow the bot (never added it, blocked it): 0, since LINE
+        answers 200, delivers nothing and counts nothing ("Conditions for sending push messages").
+        """
+        chat = self.chats.get(to)
+        if chat is not None:
+            return len(chat.members)
+        if to in self.friends:
+            return 1
+        if to in self.known_users:
+            return 0
+        return None
 
     # reply tokens
 

@@ -124,10 +124,16 @@ class Context:
 
     def flush_replies(self) -> None:
         if self.replies and self.chat_id:
-            outbox.enqueue(
+            # A free reply in a group carries the notices held there (nudges, reminders): free.
+            riders = []
+            if self.in_group and self.reply_token and len(self.replies) < outbox.MAX_MESSAGES_PER_REQUEST:
+                riders = outbox.take_riders(
+                    self.session, self.chat_id, outbox.MAX_MESSAGES_PER_REQUEST - len(self.replies), self.now
+                )
+            ids = outbox.enqueue(
                 self.session,
                 self.chat_id,
-                self.replies,
+                self.replies + [message for _, messages in riders for message in messages],
                 now=self.now,
                 reply_token=self.reply_token,
                 token_issued_at=self.received_at,
@@ -135,4 +141,5 @@ class Context:
                 lane=self.reply_lane,
                 network_id=self.network_id,
             )
+            outbox.carry(self.session, ids[0], [row_id for row_id, _ in riders])
         self.replies = []

@@ -14,21 +14,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from bot import metrics
+from bot.pipeline import outbox
 from bot.pipeline.line_client import Outcome, Result
 from bot.pipeline.lookups import store_lookup
-from models import OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from bot.replies import compose, messages
+from models import Member, Network, OutboxMessage, OutboxStatus, ReplyState, SentMessage
+from models.budget import channel_allowance, channel_spent
+from models.ledger import Kind, LedgerEntry, LedgerOutcome, month_of, next_month_start, quota_month
 from models.outbox import BEARER_TOPIC, without_bearer_links
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
+# The sender answers itself for a push in a month LINE already said is spent: no call is made.
+KNOWN_MONTHLY_LIMIT = "You have reached your monthly limit. (LINE said so a moment ago: not asked again)"
+# How long after it was queued a message is still worth sending; LINE's monthly limit makes a
+# push wait for the 1st, and one that would be older than this by then is dropped instead.
+WORTH_SENDING = {Kind.MONTHLY_FIGURES: timedelta(days=7), Kind.ACCOMPANY: timedelta(days=7)}
 
 
 def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -119,11 +128,17 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
     if result.outcome in (Outcome.SENT, Outcome.ALREADY_ACCEPTED):
         via = result.via or "push"
         mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via=via, sent_ids=result.sent_ids)
+        if via == "push":
+            count_push_in(session, row, result.recipients, now)
+        if row.carries:
+            riders_sent_in(session, row, via, now)
         log.info("outbox #%s: sent to %s by %s", row.id, row.chat_id, via)
         metrics.message_sent((now - row.created_at).total_seconds())
         return True
     if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
         return retry_later_in(session, row, result, now, max_age)
+    if result.outcome == Outcome.MONTHLY_LIMIT:
+        return wait_for_next_month_in(session, row, result, now, max_age)
     log.error("outbox #%s: LINE refused it (%s %s)", row.id, result.status, result.message)
     error = f"{result.outcome}: {result.status} {result.message}".strip()
     mark_in(session, row, OutboxStatus.FAILED, now, error=error)
@@ -133,7 +148,7 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
 def _record_lookup(session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta) -> bool:
     if result.outcome in (Outcome.RETRY, Outcome.AMBIGUOUS):
         return retry_later_in(session, row, result, now, max_age)
-    store_lookup(session, row.messages[0], result)
+    store_lookup(session, row.messages[0], result, now)
     mark_in(session, row, OutboxStatus.SENT, now, request_id=result.request_id, via="lookup")
     return True
 
@@ -165,6 +180,138 @@ def retry_later_in(session: Session, row: OutboxMessage, result: Result, now: da
     return False
 
 
+def count_push_in(session: Session, row: OutboxMessage, recipients: int | None, now: datetime) -> None:
+    """The ledger row for a push LINE accepted: what it counts, in the transaction that marks it sent."""
+    to_user = row.chat_id.startswith("U")
+    network_id = row.network_id
+    if network_id is None and not to_user:
+        network_id = session.scalar(select(Network.id).where(Network.group_id == row.chat_id))
+    if recipients is None:  # LINE could not say: the members Kasane knows
+        recipients = 1 if to_user else _known_members(session, network_id)
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "month": month_of(now),
+                "at": now,
+                "outbox_id": row.id,
+                "network_id": network_id,
+                "kind": row.kind,
+                "outcome": LedgerOutcome.SENT,
+                "counted": recipients,
+                "recipients": "user" if to_user else "group",
+            }
+        ],
+    )
+    tell_when_spent_in(session, now)
+
+
+def tell_when_spent_in(session: Session, now: datetime, *, spent_up: bool = False) -> None:
+    """At 80 % and at 100 % of the month's allowance, every network's group is told once, in its
+    next free reply (a held notice, most important first); the 送信数 page shows it too."""
+    month = month_of(now)
+    quota = quota_month(session, month)
+    allowance = channel_allowance(session, now)
+    spent = allowance if spent_up else channel_spent(session, now)
+    for share, told in ((100, "told_100_at"), (80, "told_80_at")):
+        if spent * 100 >= allowance * share and getattr(quota, told) is None:
+            setattr(quota, told, now)
+            if share == 100:
+                quota.told_80_at = quota.told_80_at or now  # one notice, not two at once
+            _hold_budget_notice(session, now, share, spent, allowance)
+            return
+
+
+def _hold_budget_notice(session: Session, now: datetime, share: int, spent: int, allowance: int) -> None:
+    text = (messages.BUDGET_SPENT if share == 100 else messages.BUDGET_80).format(spent=spent, allowance=allowance)
+    for network_id, group_id in session.execute(select(Network.id, Network.group_id).where(Network.active)):
+        outbox.enqueue(
+            session,
+            group_id,
+            [compose.text(text)],
+            now=now,
+            kind=Kind.BUDGET_NOTICE,
+            network_id=network_id,
+            hold_until=next_month_start(now),
+            dedupe_key=f"budget:{month_of(now)}:{share}:{network_id}",
+        )
+
+
+def riders_sent_in(session: Session, row: OutboxMessage, via: str, now: datetime) -> None:
+    """Held messages that went out with ``row``: sent now, by a free reply ("ride") or in its push ("fold")."""
+    riders = list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.carried_by == row.id, OutboxMessage.status == OutboxStatus.HELD)
+        )
+    )
+    how = "ride" if via == "reply" else "fold"
+    for rider in riders:
+        rider.status, rider.sent_at, rider.sent_via = OutboxStatus.CARRIED, now, how
+        outcome = LedgerOutcome.RIDDEN if how == "ride" else LedgerOutcome.FOLDED
+        record_unsent_in(session, rider, outcome, f"{how}:{row.id}", now)
+    session.flush()
+
+
+def _known_members(session: Session, network_id: int | None) -> int:
+    if network_id is None:
+        return 0
+    count = session.scalar(
+        select(func.count(Member.id)).where(Member.network_id == network_id, Member.left_at.is_(None))
+    )
+    return int(count or 0)
+
+
+def wait_for_next_month_in(
+    session: Session, row: OutboxMessage, result: Result, now: datetime, max_age: timedelta
+) -> bool:
+    """LINE's monthly limit: not a rate limit, so never retried this month. The row waits for the
+    1st, or is dropped (failed, with the reason, and a ledger row) when it would be stale by then."""
+    quota = quota_month(session, month_of(now))
+    quota.exhausted_at = quota.exhausted_at or now
+    if quota.told_100_at is None:
+        tell_when_spent_in(session, now, spent_up=True)
+    first = next_month_start(now)
+    worth = WORTH_SENDING.get(row.kind, max_age)  # type: ignore[call-overload]
+    if first - row.created_at > worth:
+        log.warning("outbox #%s: the month's messages are used up; dropped (stale by the 1st)", row.id)
+        mark_in(session, row, OutboxStatus.FAILED, now, error=f"monthly_limit: 429 {result.message}")
+        record_unsent_in(session, row, LedgerOutcome.DROPPED, "monthly_limit", now)
+        return True
+    log.warning("outbox #%s: the month's messages are used up; waits for the 1st", row.id)
+    values = {
+        "id": row.id,
+        "next_attempt_at": first,
+        "last_error": f"monthly_limit: 429 {result.message}",
+        "locked_until": None,
+        "locked_by": None,
+    }
+    session.execute(update(OutboxMessage), [values])
+    return False
+
+
+def record_unsent_in(session: Session, row: OutboxMessage, outcome: str, reason: str, now: datetime) -> None:
+    """A ledger row for a message Kasane did not push (dropped, carried by a reply, folded): counts 0."""
+    network_id = row.network_id
+    if network_id is None and not row.chat_id.startswith("U"):
+        network_id = session.scalar(select(Network.id).where(Network.group_id == row.chat_id))
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "month": month_of(now),
+                "at": now,
+                "outbox_id": row.id,
+                "network_id": network_id,
+                "kind": row.kind,
+                "outcome": outcome,
+                "counted": 0,
+                "recipients": "user" if row.chat_id.startswith("U") else "group",
+                "reason": reason[:200],
+            }
+        ],
+    )
+
+
 def set_reply_state_in(session: Session, row: OutboxMessage, state: ReplyState) -> None:
     session.execute(update(OutboxMessage), [{"id": row.id, "reply_state": state}])
     row.reply_state = state
@@ -181,6 +328,9 @@ def mark_in(
     via: str | None = None,
     sent_ids: list[str] | None = None,
 ) -> None:
+    if status == OutboxStatus.FAILED and row.carries:
+        # What rode on it waits again for another reply (or its own deadline).
+        session.execute(update(OutboxMessage).where(OutboxMessage.carried_by == row.id).values(carried_by=None))
     values: dict[str, object] = {"id": row.id, "status": status, "locked_until": None, "locked_by": None}
     if row.topic == BEARER_TOPIC:
         # A sign-in link or calendar URL: LINE has it now (or refused it for good); the row keeps

@@ -26,6 +26,36 @@ from linebot.v3.messaging import (
 from bot import metrics
 
 log = logging.getLogger(__name__)
+MENTION_NOT_MEMBER = "The mentioned user is not a member of the chat"
+
+
+def without_mentions(messages: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The same messages with every user mention written as ``name`` (plain text, no mention)."""
+    plain = []
+    for message in messages:
+        if message.get("type") != "textV2":
+            plain.append(message)
+            continue
+        substitution = dict(message.get("substitution") or {})
+        text = message["text"]
+        for key, value in list(substitution.items()):
+            if isinstance(value, dict) and value.get("type") == "mention":
+                text = text.replace("{" + key + "}", name.replace("{", "{{").replace("}", "}}"))
+                del substitution[key]
+        plain.append(
+            {**message, "text": text, "substitution": substitution}
+            if substitution
+            else {
+                key: v
+                for key, v in {**message, "type": "text", "text": _literal(text)}.items()
+                if key != "substitution"
+            }
+        )
+    return plain
+
+
+def _literal(text: str) -> str:
+    return text.replace("{{", "{").replace("}}", "}")
 
 
 class Outcome(StrEnum):
@@ -37,6 +67,7 @@ class Outcome(StrEnum):
     MONTHLY_LIMIT = "monthly_limit"  # not retryable this month: surface it
     REJECTED = "rejected"  # other 4xx: LINE will never accept this request
     NOT_FOUND = "not_found"
+    MENTION_REFUSED = "mention_refused"  # 400: a mentioned user is not in the chat (left it)
 
 
 @dataclass
@@ -49,6 +80,7 @@ class Result:
     data: Any = None
     via: str = ""
     sent_ids: list[str] = field(default_factory=list)  # ids LINE gave the messages (sentMessages)
+    recipients: int | None = None  # a push: how many people LINE counts it for (None: not known)
 
 
 def _error_body(body: Any) -> dict[str, Any]:
@@ -89,6 +121,11 @@ def classify(exc: Exception) -> Result:
             return Result(Outcome.INVALID_REPLY_TOKEN, status, message, request_id)
         if status == 404:
             return Result(Outcome.NOT_FOUND, status, message, request_id)
+        details = _error_body(exc.body).get("details") or []
+        if status == 400 and any(
+            MENTION_NOT_MEMBER in str(d.get("message", "")) for d in details if isinstance(d, dict)
+        ):
+            return Result(Outcome.MENTION_REFUSED, status, MENTION_NOT_MEMBER, request_id)
         return Result(Outcome.REJECTED, status, message or str(exc.reason), request_id)
     if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
         # The request never left: safe to retry anything, reply tokens included.
@@ -141,6 +178,12 @@ class LineGateway:
 
     def group_summary(self, group_id: str) -> Result:
         return self._call(self._api.get_group_summary_with_http_info, group_id)
+
+    def member_count(self, chat_id: str) -> Result:
+        """How many members a group ("C…") or room ("R…") has, the bot not counted: what a push there costs."""
+        if chat_id.startswith("R"):
+            return self._call(self._api.get_room_member_count_with_http_info, chat_id)
+        return self._call(self._api.get_group_member_count_with_http_info, chat_id)
 
     def group_member_profile(self, group_id: str, user_id: str) -> Result:
         return self._call(self._api.get_group_member_profile_with_http_info, group_id, user_id)

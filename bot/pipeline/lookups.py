@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.pipeline.line_client import LineGateway, Outcome, Result
 from models import Member, Network
+from models.ledger import month_of, quota_month
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ def fetch_lookup(gateway: LineGateway, spec: dict[str, Any]) -> Result:
         result = gateway.group_member_profile(spec["group_id"], spec["user_id"])
     elif kind == "leave_group":  # not a read, but a call to LINE with nothing to say: the same road
         result = gateway.leave_group(spec["group_id"])
+    elif kind == "quota":
+        result = _quota(gateway)
     else:
         return Result(Outcome.REJECTED, 0, f"unknown lookup {kind!r}")
     if result.outcome not in (Outcome.SENT, Outcome.RETRY, Outcome.AMBIGUOUS):
@@ -31,9 +35,30 @@ def fetch_lookup(gateway: LineGateway, spec: dict[str, Any]) -> Result:
     return result
 
 
-def store_lookup(session: Session, spec: dict[str, Any], result: Result) -> None:
-    """Keep what LINE answered (the group's name, a member's display name)."""
+def _quota(gateway: LineGateway) -> Result:
+    """The plan's limit and this month's count, in one result (``data``: (limit or None, usage))."""
+    limit = gateway.message_quota()
+    if limit.outcome != Outcome.SENT:
+        return limit
+    usage = gateway.message_quota_consumption()
+    if usage.outcome != Outcome.SENT:
+        return usage
+    value = limit.data.value if limit.data.type == "limited" else None
+    return Result(Outcome.SENT, usage.status, data=(value, int(usage.data.total_usage)))
+
+
+def store_lookup(session: Session, spec: dict[str, Any], result: Result, now: datetime | None = None) -> None:
+    """Keep what LINE answered (the group's name, a member's display name, the month's count)."""
     if result.outcome != Outcome.SENT:
+        if spec.get("lookup") == "quota":  # a failed read leaves Kasane on its own ledger
+            log.warning("quota: LINE's count could not be read (%s); the ledger's count stands", result.status)
+        return
+    if spec.get("lookup") == "quota" and now is not None:
+        limit, usage = result.data
+        quota = quota_month(session, month_of(now))
+        quota.line_limit, quota.line_usage, quota.checked_at = limit, usage, now
+        if limit is not None and usage < limit:
+            quota.exhausted_at = None  # a larger plan lifts the limit mid-month
         return
     if spec.get("lookup") == "group_summary":
         name = result.data.group_name[:200]

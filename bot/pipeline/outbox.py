@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from models import OutboxMessage
+from models import OutboxMessage, OutboxStatus
+from models.ledger import Kind, priority_of
 
 # LINE: "use the reply token within one minute". Keep a margin for the sender's queue.
 REPLY_TOKEN_LIFETIME = timedelta(seconds=50)
@@ -54,7 +55,9 @@ def enqueue(
     topic: str | None = None,
     token_issued_at: datetime | None = None,
     lane: str | None = None,
+    kind: str | None = None,
     network_id: int | None = None,
+    hold_until: datetime | None = None,
 ) -> list[int]:
     """Add messages for one chat, in order (their ids); the reply token (single use) goes on the first row only.
 
@@ -62,11 +65,20 @@ def enqueue(
     recorded it), not from when the worker got to it: after a burst, a token already too old
     is not tried; the message is pushed.
 
+    ``kind`` (models.ledger.Kind) says what the message is for: the ledger counts by it and, when
+    the month's allowance runs low, its priority decides whether it may still be pushed. Without
+    one, a message with a reply token is an answer and one without is a notice.
+
+    ``hold_until``: not pushed; it waits for the next free reply in its chat to ride along on
+    (``take_riders``) until then, and the settling job decides what becomes of it after that.
+
     With a ``dedupe_key`` the caller promises it checked ``already_queued`` in this
     transaction; the unique constraint still stops a concurrent twin (IntegrityError).
     """
     deadline = (token_issued_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None
     messages = quick_replies_last(messages)
+    kind = kind or (Kind.ANSWER if reply_token else Kind.NOTICE)
+    priority = priority_of(kind)
     rows = [
         {
             "chat_id": chat_id,
@@ -76,9 +88,12 @@ def enqueue(
             "reply_deadline": deadline if index == 0 else None,
             "dedupe_key": dedupe_key if index == 0 or dedupe_key is None else f"{dedupe_key}#{index}",
             "topic": topic,
+            "kind": kind,
+            "priority": priority,
             "network_id": network_id,
             "created_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": hold_until or now,
+            **({"status": OutboxStatus.HELD} if hold_until is not None else {}),
         }
         for index, chunk in enumerate(_chunks(messages))
     ]
@@ -116,6 +131,53 @@ def _nothing_to_notify(session: Session) -> None:
         session.info.pop(NOTIFY_AT_COMMIT, None)
 
 
+_HELD = (
+    select(OutboxMessage.id, OutboxMessage.messages)
+    .where(
+        OutboxMessage.chat_id == bindparam("chat_id"),
+        OutboxMessage.status == OutboxStatus.HELD,
+        OutboxMessage.carried_by.is_(None),
+        OutboxMessage.next_attempt_at > bindparam("now"),  # past its time it is no longer news
+    )
+    .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+    .limit(MAX_MESSAGES_PER_REQUEST)
+)
+
+
+def take_riders(session: Session, chat_id: str, slots: int, now: datetime) -> list[tuple[int, list[Message]]]:
+    """Held messages for ``chat_id`` that fit in ``slots`` balloons, most important first: (id, messages)."""
+    if slots <= 0:
+        return []
+    riders = []
+    for row_id, messages in session.execute(_HELD, {"chat_id": chat_id, "now": now}):
+        if len(messages) <= slots:
+            riders.append((row_id, messages))
+            slots -= len(messages)
+    return riders
+
+
+def carry(session: Session, carrier_id: int, rider_ids: list[int]) -> None:
+    """The riders go out with ``carrier_id``; they are marked sent when it is (delivery_state)."""
+    if not rider_ids:
+        return
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(rider_ids)).values(carried_by=carrier_id))
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == carrier_id).values(carries=len(rider_ids)))
+
+
+def fold_into(session: Session, carrier_id: int, chat_id: str, now: datetime) -> int:
+    """A push about to leave for a chat takes the held messages there with it (one request, ≤ 5 balloons)."""
+    carrier = session.get(OutboxMessage, carrier_id)
+    if carrier is None:
+        return 0
+    riders = take_riders(session, chat_id, MAX_MESSAGES_PER_REQUEST - len(carrier.messages), now)
+    if not riders:
+        return 0
+    carrier.messages = quick_replies_last([*carrier.messages, *(m for _, ms in riders for m in ms)])
+    session.flush()
+    carry(session, carrier_id, [row_id for row_id, _ in riders])
+    return len(riders)
+
+
 def already_queued(session: Session, dedupe_key: str) -> bool:
     return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)) is not None
 
@@ -134,6 +196,7 @@ def enqueue_lookup(session: Session, lookup: str, *, now: datetime, **params: st
                 "chat_id": chat_id,
                 "messages": [{"lookup": lookup, **params}],
                 "network_id": None,
+                "kind": Kind.LOOKUP,
                 "created_at": now,
                 "next_attempt_at": now,
             }

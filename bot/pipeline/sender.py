@@ -32,11 +32,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pipeline.delivery_state import Attempt, claim_in, record_in, set_reply_state_in
-from bot.pipeline.line_client import LineGateway, Outcome, Result
+from bot.pipeline.delivery_state import KNOWN_MONTHLY_LIMIT, Attempt, claim_in, record_in, set_reply_state_in
+from bot.pipeline.line_client import LineGateway, Outcome, Result, without_mentions
 from bot.pipeline.lookups import fetch_lookup
+from bot.replies import messages
 from bot.store.wakeup import LocalWakeup
 from models import OutboxMessage, ReplyState
+from models.ledger import month_of
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ STOP_GRACE = 10.0  # seconds to record what is in flight when stopping
 # rest to gather. At 100 events/s: 3.8-4.2 -> 3.0 ms of the sender's CPU per event; a message
 # waits 10 ms at most for it.
 ROUND_GATHER = 0.01
+# A group's member count (what a push there costs) is asked of LINE at most this often per group.
+MEMBER_COUNT_TTL = 3600.0
+ASK_AGAIN_AFTER = timedelta(minutes=1)  # after LINE's monthly limit, see ``Sender.exhausted_at``
 
 
 class Sender:
@@ -75,6 +80,11 @@ class Sender:
         self.gather = gather
         self.wakeup: LocalWakeup = LocalWakeup()  # bot.app puts a watch on the database here when alone
         self.on_round: Callable[[], None] = lambda: None  # each loop of run_forever (the heartbeat)
+        # When LINE last said "You have reached your monthly limit.": for a minute after it, pushes
+        # are answered here without asking LINE (a queue of them would be as many refused calls);
+        # then one push asks again, since a plan changed mid-month lifts the limit.
+        self.exhausted_at: datetime | None = None
+        self._member_counts: dict[str, tuple[int, float]] = {}
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -186,6 +196,9 @@ class Sender:
         if row.reply_token and token_fresh and row.reply_state != ReplyState.REJECTED:
             previous = row.reply_state  # before the claim, which marked it attempted
             result = self.gateway.reply(row.reply_token, row.messages)
+            if result.outcome == Outcome.MENTION_REFUSED:  # someone mentioned has left: say it anyway
+                log.warning("outbox #%s: a mentioned member left the chat; sent without the mention", row.id)
+                result = self.gateway.reply(row.reply_token, without_mentions(row.messages, messages.MENTION_LEFT_NAME))
             if result.outcome == Outcome.INVALID_REPLY_TOKEN and previous == ReplyState.ATTEMPTED:
                 log.warning("outbox #%s: reply token already used by an earlier attempt: delivered", row.id)
                 return Result(Outcome.SENT, result.status, "reply token used by an earlier attempt", via="reply")
@@ -204,9 +217,34 @@ class Sender:
                 return result
         if row.reply_token and row.reply_state == ReplyState.ATTEMPTED:
             log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
+        spent = self.exhausted_at
+        if spent is not None and month_of(spent) == month_of(now) and now - spent < ASK_AGAIN_AFTER:
+            return Result(Outcome.MONTHLY_LIMIT, 429, KNOWN_MONTHLY_LIMIT, via="push")
+        recipients = self._recipients(row.chat_id)
         result = self.gateway.push(row.chat_id, row.messages, row.retry_key)
+        if result.outcome == Outcome.MENTION_REFUSED:  # LINE took nothing: the same key is free
+            log.warning("outbox #%s: a mentioned member left the chat; sent without the mention", row.id)
+            result = self.gateway.push(
+                row.chat_id, without_mentions(row.messages, messages.MENTION_LEFT_NAME), row.retry_key
+            )
         result.via = "push"
+        result.recipients = recipients
+        self.exhausted_at = now if result.outcome == Outcome.MONTHLY_LIMIT else None
         return result
+
+    def _recipients(self, chat_id: str) -> int | None:
+        """What LINE counts a push to ``chat_id`` as: 1 for a user, a group's members (asked of LINE,
+        kept for an hour). None when LINE could not say: the ledger then counts Kasane's known members."""
+        if chat_id.startswith("U"):
+            return 1
+        known = self._member_counts.get(chat_id)
+        if known is not None and time.monotonic() - known[1] < MEMBER_COUNT_TTL:
+            return known[0]
+        answer = self.gateway.member_count(chat_id)
+        if answer.outcome != Outcome.SENT or answer.data is None:
+            return None
+        self._member_counts[chat_id] = (int(answer.data.count), time.monotonic())
+        return int(answer.data.count)
 
     def _set_reply_state(self, row: OutboxMessage, state: ReplyState) -> None:
         with self.sessions.begin() as session:

@@ -16,8 +16,11 @@ Message = dict[str, Any]
 TIMELINE_LINES = 15  # a chat message, not the case log: the dashboard shows the whole timeline
 
 
-def _summary(thread: Thread) -> str:
-    return messages.CARD_RETRACTED if thread.retracted or thread.summary is None else thread.summary
+def _summary(thread: Thread, shown: bool = True) -> str:
+    """The masked summary; ``shown`` False (本人同意 not あり, models.consent): a note in its place."""
+    if thread.retracted or thread.summary is None:
+        return messages.CARD_RETRACTED
+    return thread.summary if shown else messages.CARD_NO_CONSENT
 
 
 def _state_line(thread: Thread) -> str:
@@ -28,10 +31,14 @@ def _state_line(thread: Thread) -> str:
     return messages.CARD_STATE_OPEN
 
 
-def thread_card(thread: Thread, *, with_corrections: bool = False, areas: list[str] | None = None) -> Message:
+def thread_card(
+    thread: Thread, *, with_corrections: bool = False, areas: list[str] | None = None, shown: bool = True
+) -> Message:
+    """``shown``: whether the group may see the summary again (the card answering the post itself
+    repeats what the poster has just written there)."""
     number = thread.number
     lines = [
-        compose.flex_text(_summary(thread), size="md"),
+        compose.flex_text(_summary(thread, shown), size="md"),
         messages.CARD_CATEGORY.format(category=thread.category),
         messages.CARD_AREA.format(area=thread.area or messages.AREA_UNSET),
         messages.CARD_COUNTS.format(
@@ -48,7 +55,7 @@ def thread_card(thread: Thread, *, with_corrections: bool = False, areas: list[s
             compose.postback(messages.BUTTON_MEETING, "t.meeting", n=number),
         ]
     card = compose.card(
-        messages.CARD_ALT.format(number=number, summary=_summary(thread)),
+        messages.CARD_ALT.format(number=number, summary=_summary(thread, shown)),
         messages.CARD_TITLE.format(number=number),
         lines,
         buttons,
@@ -66,24 +73,28 @@ def area_chooser(thread: Thread, areas: list[str]) -> Message:
     return compose.with_quick_replies(compose.text(messages.AREA_CHOOSE.format(number=thread.number)), chips)
 
 
-def outcome_buttons(number: int) -> list[dict[str, Any]]:
+def outcome_buttons(number: int, network_id: int | None = None) -> list[dict[str, Any]]:
+    """The outcome buttons; ``network_id`` when the card is sent 1:1 (the press then says which network)."""
+    where = {} if network_id is None else {"g": network_id}
     return [
-        compose.postback(messages.BUTTON_RESOLVED, "t.outcome", n=number, o=Outcome.RESOLVED),
-        compose.postback(messages.BUTTON_EASED, "t.outcome", n=number, o=Outcome.EASED),
-        compose.postback(messages.BUTTON_REFERRED, "t.outcome", n=number, o=Outcome.REFERRED),
-        compose.postback(messages.BUTTON_ACCOMPANYING, "t.outcome", n=number, o=Outcome.ACCOMPANYING),
-        compose.postback(messages.BUTTON_ENDED, "t.outcome", n=number, o=Outcome.ENDED),
-        compose.postback(messages.BUTTON_WITHDRAWN, "t.outcome", n=number, o=Outcome.WITHDRAWN),
+        compose.postback(messages.BUTTON_RESOLVED, "t.outcome", n=number, o=Outcome.RESOLVED, **where),
+        compose.postback(messages.BUTTON_EASED, "t.outcome", n=number, o=Outcome.EASED, **where),
+        compose.postback(messages.BUTTON_REFERRED, "t.outcome", n=number, o=Outcome.REFERRED, **where),
+        compose.postback(messages.BUTTON_ACCOMPANYING, "t.outcome", n=number, o=Outcome.ACCOMPANYING, **where),
+        compose.postback(messages.BUTTON_ENDED, "t.outcome", n=number, o=Outcome.ENDED, **where),
+        compose.postback(messages.BUTTON_WITHDRAWN, "t.outcome", n=number, o=Outcome.WITHDRAWN, **where),
     ]
 
 
-def followup_card(thread: Thread, *, accompanying: bool = False) -> Message:
+def followup_card(thread: Thread, *, accompanying: bool = False, direct: bool = False, shown: bool = True) -> Message:
+    """``direct``: sent 1:1 to the poster, so its buttons name the network; ``shown``: the summary
+    may be seen by the group (本人同意, models.consent)."""
     title = (messages.ACCOMPANY_TITLE if accompanying else messages.FOLLOWUP_TITLE).format(number=thread.number)
     return compose.card(
         messages.FOLLOWUP_ALT.format(number=thread.number),
         title,
-        [compose.flex_text(_summary(thread), size="sm")],
-        outcome_buttons(thread.number),
+        [compose.flex_text(_summary(thread, shown), size="sm")],
+        outcome_buttons(thread.number, thread.network_id if direct else None),
     )
 
 
@@ -107,7 +118,14 @@ LIST_SUMMARY = 30  # characters of each masked summary in 一覧
 
 
 def thread_list(
-    threads: list[Thread], now: datetime, *, offset: int, total: int, label: str = "", more: str | None = None
+    threads: list[Thread],
+    now: datetime,
+    *,
+    offset: int,
+    total: int,
+    label: str = "",
+    more: str | None = None,
+    shown: set[int] | None = None,
 ) -> Message:
     """One page of 一覧: each thread's number, age, 分野 and 地区, counts and the start of its summary;
     ``more`` is the postback data of 続きを見る when there is a next page."""
@@ -123,7 +141,7 @@ def thread_list(
             connections=t.connection_count,
             offers=t.offer_count,
         )
-        summary = _summary(t)
+        summary = _summary(t, shown is None or t.id in shown)
         summary = summary if len(summary) <= LIST_SUMMARY else summary[:LIST_SUMMARY] + "…"
         lines += [compose.flex_text(head, size="sm", weight="bold", margin="md"), compose.flex_text(summary, size="sm")]
     lines.append(compose.flex_text(messages.LIST_OPEN_HINT, size="xs", color="#555555", margin="md"))

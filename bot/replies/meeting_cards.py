@@ -31,7 +31,13 @@ def _place(schedule: MeetingSchedule) -> str:
 
 def agenda_lines(agenda: Agenda, limit: int | None = None) -> list[str]:
     items = agenda.items if limit is None else agenda.items[:limit]
-    lines = [messages.meeting_agenda_line(i.number, i.category, i.area, i.summary, list(i.reasons)) for i in items]
+    # Without 本人同意 an item shows its number, 分野 and 地区 only (models.consent).
+    lines = [
+        messages.meeting_agenda_line(
+            i.number, i.category, i.area, i.summary if i.consented or i.summary is None else "", list(i.reasons)
+        )
+        for i in items
+    ]
     if limit is not None and len(agenda.items) > limit:
         lines.append(messages.MEETING_AGENDA_MORE.format(count=len(agenda.items) - limit))
     return lines or [messages.MEETING_AGENDA_EMPTY]

@@ -149,6 +149,8 @@ def index() -> str:
         version=version,
         clock=clock_enabled(),
         now=viewer.day(app.now()) + " " + viewer.time(app.now()),
+        counted=app.platform.counted_this_month(),
+        allowance=app.platform.billing.allowance,
         bot_name=BOT_NAME,
         last_seq=state.last_seqs(),
     )

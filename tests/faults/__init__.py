@@ -56,6 +56,20 @@ RAW_PHONE_DIGITS = "31415926"
 # --- ports, configs, environments --------------------------------------------------------
 
 
+def fault_seed(label: str) -> int:
+    """The seed of one randomised fault run: ``KASANE_TEST_SEED`` when set, else a fresh one.
+
+    Printed first, on the real stderr (a run killed by a timeout still shows it) and on the
+    test's own output, so that a failing run can be repeated with ``KASANE_TEST_SEED=<seed>``.
+    """
+    chosen = os.environ.get("KASANE_TEST_SEED")
+    seed = int(chosen) if chosen else random.SystemRandom().randrange(10**6)
+    line = f"[{label}] seed={seed} (repeat with KASANE_TEST_SEED={seed})"
+    print(line, flush=True)
+    print(line, file=sys.__stderr__, flush=True)
+    return seed
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -702,6 +716,7 @@ def check_conversation(engine: Any, conversation: Conversation, platform: FakeLi
     from sqlalchemy import text
 
     figures = Figures(events=len(conversation))
+    delivery = check_outbox_delivered(engine, platform)  # losses and duplicates first
     with engine.connect() as c:
         networks = dict(c.execute(text("SELECT group_id, id FROM networks")).all())
         assert sorted(networks) == sorted(conversation.group_ids), "one network per group"
@@ -736,7 +751,6 @@ def check_conversation(engine: Any, conversation: Conversation, platform: FakeLi
         ).one()
         assert events[0] == len(conversation), "every event recorded once"
         figures.redelivered_events_handled = int(events[1] or 0)
-    delivery = check_outbox_delivered(engine, platform)
     replies = [r for r in delivery.rows if r.reply_token]
     assert len(replies) == len(conversation), "exactly one answer queued per event"
     assert len({r.reply_token for r in replies}) == len(replies), "an event queued its answer twice"
@@ -765,6 +779,9 @@ def check_outbox_delivered(engine: Any, platform: FakeLinePlatform, *, allow_fai
 
     Compares what the database queued (outbox rows, by id) with what the fake platform
     accepted (deliveries), by chat and by content, and checks that no retry key was delivered twice.
+    Losses and duplicates are counted and asserted first, over every row the bot meant to send
+    (a row marked failed is a lost message unless ``allow_failed``, where LINE refused it on purpose),
+    so no later check and no caller can turn a lost message into anything but a failure.
     """
     from sqlalchemy import text
 
@@ -774,19 +791,25 @@ def check_outbox_delivered(engine: Any, platform: FakeLinePlatform, *, allow_fai
                 "SELECT id, chat_id, lane, status, reply_token, messages, last_error, retry_key FROM outbox ORDER BY id"
             )
         ).all()
+    messages = [r for r in outbox if not r.chat_id.startswith("lookup:")]
+    meant = [r for r in messages if r.status == "sent" or (r.status == "failed" and not allow_failed)]
+    deliveries = platform.deliveries()
+    expected = Counter((r.chat_id, fingerprint(_json(r.messages))) for r in meant)
+    delivered = Counter((d.to, fingerprint(d.messages)) for d in deliveries)
+    lost, duplicated = expected - delivered, delivered - expected
+    assert not lost and not duplicated, (
+        f"{sum(lost.values())} lost, {sum(duplicated.values())} duplicated"
+        f"\nlost: {dict(lost)}\nduplicated: {dict(duplicated)}"
+        f"\nfailed rows: {[(r.id, r.last_error) for r in outbox if r.status == 'failed'][:5]}"
+    )
+    keys = Counter(d.retry_key for d in deliveries if d.retry_key)
+    assert all(n == 1 for n in keys.values()), f"a retry key delivered twice: {keys.most_common(3)}"
     pending = [(r.id, r.chat_id, r.last_error) for r in outbox if r.status == "pending"]
     assert not pending, f"outbox rows still pending: {pending}"
     if not allow_failed:
         failed = [(r.id, r.chat_id, r.last_error) for r in outbox if r.status == "failed"]
         assert not failed, f"outbox rows failed: {failed}"
-    rows = [r for r in outbox if not r.chat_id.startswith("lookup:") and r.status == "sent"]
-    deliveries = platform.deliveries()
-    keys = Counter(d.retry_key for d in deliveries if d.retry_key)
-    assert all(n == 1 for n in keys.values()), f"a retry key delivered twice: {keys.most_common(3)}"
-    expected = Counter((r.chat_id, fingerprint(_json(r.messages))) for r in rows)
-    delivered = Counter((d.to, fingerprint(d.messages)) for d in deliveries)
-    lost, duplicated = expected - delivered, delivered - expected
-    assert not lost and not duplicated, f"lost: {dict(lost)}\nduplicated: {dict(duplicated)}"
+    rows = [r for r in messages if r.status == "sent"]
     # Order holds within a lane (a chat, or one member's answers in a group): match each
     # delivery to its row by the reply token or retry key it carried.
     by_key = {r.retry_key: r for r in rows} | {r.reply_token: r for r in rows if r.reply_token}
@@ -804,22 +827,6 @@ def check_outbox_delivered(engine: Any, platform: FakeLinePlatform, *, allow_fai
         duplicated=sum(duplicated.values()),
         conflicts=sum(1 for r in platform.requests if r.status == 409),
     )
-
-
-SENDER_DB_ERROR = "invalid request: %Error"  # what the sender writes when a database error hits it mid-send
-
-
-def failed_by_database_error(engine: Any) -> list[tuple[int, str]]:
-    """Rows the sender marked failed because the *database* failed while it sent them (a known bug:
-    ``Sender.deliver`` takes any exception for "LINE will never accept this")."""
-    from sqlalchemy import text
-
-    with engine.connect() as c:
-        rows = c.execute(
-            text("SELECT id, last_error FROM outbox WHERE status = 'failed' AND last_error LIKE :e"),
-            {"e": SENDER_DB_ERROR},
-        ).all()
-    return [(r.id, r.last_error) for r in rows]
 
 
 def _json(value: Any) -> Any:

@@ -18,8 +18,16 @@ from sqlalchemy import func, select, text
 from bot.pipeline.sender import Sender
 from bot.runtime import build_runtime
 from bot.scheduler import run_job
-from faults import AcceptHook, KasaneProcess, check_outbox_delivered, fork_context, free_port, write_config
-from jobs import ScheduledJob
+from faults import (
+    AcceptHook,
+    KasaneProcess,
+    check_outbox_delivered,
+    fault_seed,
+    fork_context,
+    free_port,
+    write_config,
+)
+from jobs import ScheduledJob, reminders
 from jobs.followups import follow_up
 from models import OutboxMessage, ThreadEvent
 
@@ -135,7 +143,6 @@ def test_killed_while_sending_after_line_accepted_sends_once_after_restart(world
 
 
 def test_meeting_reminder_killed_before_and_after_commit_is_sent_once(world, networks, runtime, config):
-    reminders = pytest.importorskip("jobs.reminders")
     runtime.clock.set(TICK_AT)
 
     def dies_before_commit(session, now):
@@ -160,7 +167,8 @@ def test_meeting_reminder_killed_before_and_after_commit_is_sent_once(world, net
 def test_sigkill_a_scheduler_process_ten_times(world, networks, database_url, platform, line_server, engine, tmp_path):
     """A forked process runs the follow-up and meeting-reminder jobs and the sender in a loop; it is
     SIGKILLed ten times (at random, or right after LINE accepted a push), then left to finish."""
-    rng = random.Random()
+    seed = fault_seed("scheduler")
+    rng = random.Random(seed)
     names = ["follow_up", "send_meeting_reminders"]
     config = write_config(
         tmp_path / "kasane.toml",
@@ -223,6 +231,6 @@ def test_sigkill_a_scheduler_process_ten_times(world, networks, database_url, pl
     for group in networks:
         assert len(nudges_delivered(platform, group)) == 3
     print(
-        f"\n[scheduler] kills={process.kills} {kinds} follow-ups={len(followup_keys)} "
+        f"\n[scheduler] seed={seed} kills={process.kills} {kinds} follow-ups={len(followup_keys)} "
         f"reminders={len(keys) - len(followup_keys)} delivered={delivered.deliveries} 409s={delivered.conflicts}"
     )

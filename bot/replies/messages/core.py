@@ -59,3 +59,28 @@ HELP_FOOTER = "分からないときは、世話役の方にお声がけくだ�
 
 # --- errors -----------------------------------------------------------------
 SORRY_FAILED = "すみません、うまく処理できませんでした。少し時間をおいて、もう一度お試しください。"
+
+
+# --- the message plan (プラン): LINE's counted messages a month -----------------------------
+PLAN_HELP = ("プラン 無料", "LINE の料金プラン（無料・ライト・スタンダード、または月の通数）を設定（世話役）")
+PLAN_SET = (
+    "LINE のプランを「{plan}」（月 {allowance:,} 通）にしました。返信は無料、プッシュは受け取る人数分を数えます。"
+)
+PLAN_SHOW = "LINE のプラン：月 {allowance:,} 通。今月はここまで {spent:,} 通（このネットワーク {mine:,} 通）。"
+PLAN_UNKNOWN = (
+    "「{text}」というプランはありません。次のどれかで設定してください：\n"
+    "プラン 無料（月 200 通）\nプラン ライト（月 5,000 通）\n"
+    "プラン スタンダード（月 30,000 通）\nプラン 1000（月の通数を数字で）"
+)
+PLAN_ORGANIZER_ONLY = "プランの設定は世話役だけができます。"
+PLAN_NAMES = {200: "無料", 5000: "ライト", 30000: "スタンダード"}
+BUDGET_80 = (
+    "お知らせ：今月の LINE の通数が上限の 8 割に達しました（{spent:,} / {allowance:,} 通）。"
+    "返信は無料のまま届きます。会議の案内など大事なものに残りを使います。"
+)
+BUDGET_SPENT = (
+    "お知らせ：今月の LINE の通数が上限に達しました（{spent:,} / {allowance:,} 通）。"
+    "来月 1 日まで、こちらから送るお知らせは止まります（返信は届きます）。"
+)
+# In place of a mention LINE refused because the person left the chat (the message still goes).
+MENTION_LEFT_NAME = "メンバーの方"

@@ -32,6 +32,7 @@ MONTHLY_LINES = [
     "翌月へ持ち越し：{carried}件",
 ]
 MONTHLY_FOOTER = "月報（翌月15日まで）の準備にお使いください。"
+MONTHLY_COUNTED = "LINE の送信数（この月）：{counted}通"
 MONTHLY_OPEN = "ダッシュボードで見る"
 MONTHLY_LOGIN = "ログインリンクを受け取る"
 MONTHLY_LOGIN_TEXT = "ログイン"
@@ -44,3 +45,25 @@ def month_label(year: int, month: int) -> str:
 # The dashboard's approval of a waiting group (an organizer of an approved network).
 DASHBOARD_APPROVED = "グループを承認しました。あなたがこのネットワークの世話役です。"
 DASHBOARD_APPROVE_UNKNOWN = "承認を待っているグループが見つかりません。ボットがグループに送ったIDをご確認ください。"
+# --- 送信数 (counted messages) ---------------------------------------------------------------
+COST_PAGE_80 = (
+    "今月の送信数が上限の 8 割を超えました。残りは会議の案内など大事なものに使います（返信は無料のまま届きます）。"
+)
+COST_PAGE_SPENT = (
+    "今月の送信数が上限に達しました。来月 1 日まで、こちらから送るお知らせは止まります（返信は届きます）。"
+)
+COST_KIND_LABELS = {
+    "answer": "返信が間に合わなかった応答",
+    "notice": "お知らせ（伝手の通知など）",
+    "nudge": "返信のない困りごとの声かけ",
+    "followup_ask": "その後いかがですか",
+    "accompany": "伴走の確認",
+    "meeting_week": "会議の案内（7日前）",
+    "meeting_day": "会議の前日リマインダー",
+    "meeting_morning": "会議の当日リマインダー",
+    "meeting_summary": "会議の準備（世話役へ）",
+    "meeting_holiday": "会議が祝日の知らせ",
+    "monthly_figures": "月の集計",
+    "budget_notice": "送信数のお知らせ",
+}
+COST_OUTCOME_LABELS = {"ridden": "返信に添えた", "folded": "まとめて送った", "dropped": "見送った"}

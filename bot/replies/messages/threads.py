@@ -131,6 +131,8 @@ NUDGE = "#{number} にまだ返信がありません。伝手やお手伝いで�
 FOLLOWUP_TITLE = "#{number} その後いかがですか？"
 FOLLOWUP_ALT = "#{number} その後いかがですか？"
 FOLLOWUP_ASK = "{poster} さん、#{number} のその後を教えてください。"
+# The same question 1:1 (to a poster who follows the bot: 1 counted message, not the whole group).
+FOLLOWUP_ASK_DIRECT = "{network}の #{number} のその後を教えてください。下のボタンで記録できます。"
 ACCOMPANY_TITLE = "#{number} 伴走中：最近のご様子はいかがですか？"
 BUTTON_RESOLVED = "解決した"
 BUTTON_EASED = "少し楽になった"

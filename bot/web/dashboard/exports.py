@@ -128,8 +128,10 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
         ("概要", "申し出", report.offers),
         ("概要", "フォーマルとインフォーマルがともに関わった困りごと", report.overlap),
         ("概要", "つなぎ", sum(n for _, n in report.handovers)),
-        ("概要", "翌月へ持ち越し（未終了）", report.carried_over),
+        ("概要", "うち参加支援（地域の居場所・活動へ）", report.participation),
+        ("概要", "翌月へ持ち越し（未終了）" if report.is_month else "期間末に未終了（持ち越し）", report.carried_over),
         ("概要", "取り消された投稿（集計外）", report.retracted),
+        ("概要", "前月以前の訂正", len(report.corrections)),
         ("初回反応", "反応があった困りごと", fr.answered),
         ("初回反応", "反応がない困りごと", fr.unanswered),
         ("初回反応", "中央値（時間）", fr.median_hours),
@@ -140,4 +142,7 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
     rows += [("結果", name, n) for name, n in report.outcomes]
     rows += [("つなぎ先", name, n) for name, n in report.handovers]
     rows += [("終了の理由", name, n) for name, n in report.end_reasons]
+    rows += [("つなぎの種類", name, n) for name, n in report.referral_kinds]
+    rows += [("足りなかった資源", name, n) for name, n in report.missing]
+    rows += [("本人同意", name, n) for name, n in report.by_consent]
     return rows

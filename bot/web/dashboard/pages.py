@@ -5,22 +5,30 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.web.dashboard.reports import KIND_LABELS, _last_month, _month_options, _months_back
+from bot.web.dashboard.report_files import KIND_LABELS
+from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
-from models import EventKind, Network, Organization, Thread, ThreadEvent
+from models import EventKind, Network, Organization, Thread, ThreadEvent, ThreadState
+from models.connections import add_resource, resources
+from models.consent import consents
+from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
 from models.report import Period, month_period, months_period, organization_stats, parse_month
+from models.settings import MEETING_KINDS, network_settings
+from models.thread import CONSENT_LABELS, Consent
 
 log = logging.getLogger(__name__)
 ANSWER_LABELS = {"yes": "出席", "no": "欠席", "maybe": "未定", None: "未回答"}
 REASON_LABELS = {"flagged": "反応がない", "requested": "会議で相談の希望", "checkin": "伴走の様子確認", "added": "追加"}
 PAST_DISCUSSIONS = 200
+MINUTES_LOOKBACK = timedelta(days=400)  # the meetings whose minutes can be written here
 
 
 @bp.get("/n/<int:network_id>/organizations")
@@ -45,7 +53,21 @@ def organizations(network_id: int) -> Any:
         period_label=period.label if period else "これまでのすべて",
         months=_month_options(network),
         kind_labels=KIND_LABELS,
+        resources=resources(network),
+        saved=request.args.get("saved", ""),
     )
+
+
+@bp.post("/n/<int:network_id>/resources")
+def add_missing_resource(network_id: int) -> Any:
+    """Add a name to the network's list of 足りなかった資源."""
+    network, _ = network_or_404(network_id)
+    name = request.form.get("name", "").strip()
+    if not name:
+        abort(400, "資源の名前を入力してください。")
+    add_resource(network, name)
+    db().commit()
+    return redirect(url_for("dashboard.organizations", network_id=network.id, saved="resource") + "#resources")
 
 
 @dataclass
@@ -112,9 +134,63 @@ def meetings(network_id: int) -> Any:
         db().rollback()
         view = MeetingsView()
     view.past = past_discussions(network)
+    current = now()
+    held = meetings_in(db(), network, current - MINUTES_LOOKBACK, current + timedelta(days=1))
     return render_template(
-        "dashboard/meetings.html", network=network, view=view, reasons=REASON_LABELS, local=_local(network)
+        "dashboard/meetings.html",
+        network=network,
+        view=view,
+        reasons=REASON_LABELS,
+        local=_local(network),
+        held=list(reversed(held)),
+        minutes_limit=MINUTES_LIMIT,
+        saved=request.args.get("saved", ""),
+        meeting_kind=network_settings(network).meeting_kind,
+        meeting_kinds=MEETING_KINDS,
+        without_consent=without_consent(network),
     )
+
+
+def without_consent(network: Network) -> list[tuple[Thread, str]]:
+    """Open threads whose 本人同意 is not あり: for the 支援会議 (社会福祉法 第106条の6), listed here
+    only, never in the group. Oldest first, with the consent's label."""
+    threads = list(
+        db().scalars(
+            select(Thread)
+            .where(Thread.network_id == network.id, Thread.state == ThreadState.OPEN, Thread.retracted.is_(False))
+            .order_by(Thread.posted_at)
+        )
+    )
+    known = consents(db(), [t.id for t in threads])
+    return [(t, CONSENT_LABELS[known[t.id]]) for t in threads if known[t.id] != Consent.YES]
+
+
+@bp.post("/n/<int:network_id>/meetings/kind")
+def meeting_kind(network_id: int) -> Any:
+    """What the group's own meeting is: ネットワーク会議, 重層的支援会議 or 支援会議."""
+    network, _ = network_or_404(network_id)
+    kind = request.form.get("kind", "")
+    if kind not in MEETING_KINDS:
+        abort(400, "会議の種類を選んでください。")
+    network.settings = {**(network.settings or {}), "meeting_kind": kind}
+    db().commit()
+    return redirect(url_for("dashboard.meetings", network_id=network.id, saved="kind"))
+
+
+@bp.post("/n/<int:network_id>/meetings/<meeting>/minutes")
+def meeting_minutes(network_id: int, meeting: str) -> Any:
+    """議事録 of one meeting (by its date), masked like every stored text; replaces the earlier text."""
+    network, member = network_or_404(network_id)
+    try:
+        day = date.fromisoformat(meeting)
+    except ValueError:
+        abort(404)
+    text = request.form.get("text", "").strip()
+    if not text:
+        abort(400, "議事録を入力してください。")
+    write_minutes(db(), network, day, text, member, now())
+    db().commit()
+    return redirect(url_for("dashboard.meetings", network_id=network.id, saved=day.isoformat()) + f"#m-{day}")
 
 
 def _local(network: Network) -> Any:

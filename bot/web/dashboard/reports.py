@@ -1,33 +1,36 @@
-"""The monthly report (月報) page and its exports, and the 重なり map."""
+"""The report page (月報, 年度 and any period) and its files, and the 重なり map."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, select
 
-from bot.web.dashboard import charts, exports, overlap_map
+from bot.web.dashboard import charts, exports, overlap_map, report_files
+from bot.web.dashboard.report_files import edge_rows
 from bot.web.dashboard.threads import send_export
-from bot.web.dashboard.web import bp, db, network_or_404, now
+from bot.web.dashboard.web import bp, db, local, network_or_404, now, runtime
 from models import Network, Thread
-from models.network import OrgKind
 from models.report import (
-    Edge,
-    MonthlyReport,
     Period,
+    date_period,
+    fiscal_year_of,
+    fiscal_year_period,
     month_period,
-    monthly_report,
     months_period,
     overlap_edges,
     parse_month,
     previous_month,
 )
+from models.submission import submit, submitted_copy, submitted_for
 
-KIND_LABELS = {OrgKind.FORMAL: "フォーマル", OrgKind.INFORMAL: "インフォーマル"}
 REPORT_COLUMNS = ("表", "項目", "値")
-EDGE_COLUMNS = ("答えた団体", "種類", "困りごとを出した団体", "種類", "困りごとの数")
+PDF_MIME = "application/pdf"
 
 
 def _last_month(network: Network) -> tuple[int, int]:
@@ -48,8 +51,8 @@ def _first_month(network: Network) -> tuple[int, int]:
     """The network's first month: when it was created, or its oldest thread if older (imported, demo)."""
     oldest = db().scalar(select(func.min(Thread.posted_at)).where(Thread.network_id == network.id))
     first = min(network.created_at, oldest) if oldest is not None else network.created_at
-    local = first.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
-    return local.year, local.month
+    local_first = first.astimezone(ZoneInfo(network.timezone or "Asia/Tokyo"))
+    return local_first.year, local_first.month
 
 
 def _month_options(network: Network, count: int = 24) -> list[str]:
@@ -65,45 +68,89 @@ def _month_options(network: Network, count: int = 24) -> list[str]:
     return options
 
 
-def edge_rows(edges: list[Edge]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            e.responder.name,
-            KIND_LABELS.get(OrgKind(e.responder.kind), e.responder.kind),
-            e.poster.name,
-            KIND_LABELS.get(OrgKind(e.poster.kind), e.poster.kind),
-            e.threads,
-        )
-        for e in edges
-    ]
+def _fiscal_options(network: Network) -> list[int]:
+    """年度 to choose from, newest (this one) first, back to the network's first."""
+    tz = ZoneInfo(network.timezone or "Asia/Tokyo")
+    newest = fiscal_year_of(now().astimezone(tz))
+    year, month = _first_month(network)
+    oldest = year if month >= 4 else year - 1
+    return list(range(newest, min(oldest, newest) - 1, -1))
 
 
-def report_sheets(report: MonthlyReport, edges: list[Edge]) -> list[exports.Sheet]:
-    """One sheet per table of the report (Excel users filter and chart each one)."""
-    tables: dict[str, list[tuple[str, Any]]] = {}
-    for table, item, value in exports.report_rows(report):
-        tables.setdefault(table, []).append((item, value))
-    sheets = [exports.Sheet(name, ("項目", "値"), rows) for name, rows in tables.items()]
-    sheets.append(exports.Sheet("重なり（団体間）", EDGE_COLUMNS, edge_rows(edges)))
-    return sheets
+def _contract() -> tuple[date, date] | None:
+    first, last = (runtime().config.day("report", key) for key in ("contract_start", "contract_end"))
+    return (first, last) if first and last and first <= last else None
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The period a request asks for, and the query arguments that ask for it again."""
+
+    period: Period
+    kind: str  # month | fiscal | range
+    args: dict[str, str]
+
+
+def chosen_period(network: Network) -> Chosen:
+    """?month=YYYY-MM (the default: last month), ?fy=YYYY (年度), ?from=…&to=… (days), or
+    ?period=contract ([report] contract_start/contract_end). A malformed value is a 400."""
+    tz = network.timezone or "Asia/Tokyo"
+    if request.args.get("period") == "contract":
+        contract = _contract()
+        if contract is None:
+            abort(400, "契約期間が設定されていません（設定ファイルの [report]）。")
+        return Chosen(date_period(*contract, tz), "range", {"period": "contract"})
+    if "fy" in request.args:
+        text = request.args["fy"]
+        if not (text.isdigit() and 2000 <= int(text) <= 2999):
+            abort(400, "年度は 2026 のように数字で指定してください。")
+        return Chosen(fiscal_year_period(int(text), tz), "fiscal", {"fy": text})
+    if "from" in request.args or "to" in request.args:
+        try:
+            first = date.fromisoformat(request.args.get("from", ""))
+            last = date.fromisoformat(request.args.get("to", ""))
+        except ValueError:
+            abort(400, "期間は 2026-04-01 のような日付で指定してください。")
+        if first > last or last - first > timedelta(days=366 * 5):
+            abort(400, "期間の始まりと終わりを確かめてください（5年まで）。")
+        return Chosen(date_period(first, last, tz), "range", {"from": first.isoformat(), "to": last.isoformat()})
+    year, month = _month_arg(network)
+    text = f"{year:04d}-{month:02d}"
+    return Chosen(month_period(year, month, tz), "month", {"month": text})
+
+
+def build_document(network: Network, chosen: Chosen) -> report_files.ReportDocument:
+    due = runtime().config.day("report", "final_report_due")
+    return report_files.build(db(), network, chosen.period, chosen.kind, now(), due)
 
 
 @bp.get("/n/<int:network_id>/report")
 def report(network_id: int) -> Any:
-    network, _ = network_or_404(network_id)
-    year, month = _month_arg(network)
-    period = month_period(year, month, network.timezone or "Asia/Tokyo")
-    figures = monthly_report(db(), network, period)
-    edges = overlap_edges(db(), network, period)
+    network, member = network_or_404(network_id)
+    chosen = chosen_period(network)
+    doc = build_document(network, chosen)
+    figures = doc.figures
     return render_template(
         "dashboard/report.html",
         network=network,
+        doc=doc,
         report=figures,
-        month=f"{year:04d}-{month:02d}",
-        month_label=f"{year}年{month}月",
+        chosen=chosen,
+        month=chosen.args.get("month", ""),
         months=_month_options(network),
-        edges=edge_rows(edges),
-        due=_due_label(year, month),
+        fiscal_years=_fiscal_options(network),
+        contract=_contract(),
+        edges=edge_rows(doc.edges),
+        due=doc.due,
+        month_columns=report_files.MONTH_COLUMNS,
+        month_rows=report_files.month_rows(doc) if len(doc.months) > 1 else [],
+        meeting_rows=report_files.meeting_rows(doc),
+        local=lambda value: local(value, network),
+        submitted=_submitted_view(network, chosen, doc),
+        submit_url=url_for("dashboard.report_submit", network_id=network.id, **chosen.args),
+        saved=request.args.get("saved", ""),
+        ended=now() >= chosen.period.end,
+        export_url=lambda fmt: url_for("dashboard.report_export", network_id=network.id, fmt=fmt, **chosen.args),
         charts={
             "category": charts.bar_chart("c-category", "分野別の困りごと", figures.by_category),
             "area": charts.bar_chart("c-area", "地区別の困りごと", figures.by_area),
@@ -113,27 +160,75 @@ def report(network_id: int) -> Any:
     )
 
 
-def _due_label(year: int, month: int) -> str:
-    due_year, due_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return f"{due_year}年{due_month}月15日"
+def handed_in_overview(xlsx: bytes) -> dict[str, Any]:
+    """The 概要 sheet of a submitted workbook, read back from the stored file itself."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx), read_only=True)
+    try:
+        return {row[0]: row[1] for row in book["概要"].iter_rows(min_row=2, values_only=True) if row and row[0]}
+    finally:
+        book.close()
 
 
-@bp.get("/n/<int:network_id>/report.<any(xlsx, csv):fmt>")
+def _submitted_view(network: Network, chosen: Chosen, doc: report_files.ReportDocument) -> dict[str, Any]:
+    copies = submitted_for(db(), network.id, chosen.period)
+    comparison: list[tuple[str, Any, Any]] = []
+    if copies:
+        handed = handed_in_overview(copies[0].xlsx)  # the newest copy's file (loaded only now)
+        today = {item: value for table, item, value in exports.report_rows(doc.figures) if table == "概要"}
+        comparison = [(item, handed.get(item), value) for item, value in today.items()]
+    return {"copies": copies, "comparison": comparison}
+
+
+@bp.post("/n/<int:network_id>/report/submit")
+def report_submit(network_id: int) -> Any:
+    """提出済みにする: keep the PDF and Excel exactly as they are handed in, with who and when."""
+    network, member = network_or_404(network_id)
+    chosen = chosen_period(network)
+    if now() < chosen.period.end:
+        # Its figures would still move: only an ended period is handed in.
+        abort(400, "期間が終わってから提出済みにできます。")
+    doc = build_document(network, chosen)
+    label = f"{doc.title} {doc.period_text}"
+    submit(
+        db(), network.id, chosen.period, label, member, now(), report_files.xlsx_bytes(doc), report_files.pdf_bytes(doc)
+    )
+    db().commit()
+    target = url_for("dashboard.report", network_id=network.id, saved="submitted", **chosen.args)
+    return redirect(target + "#submitted-title")
+
+
+@bp.get("/n/<int:network_id>/submitted/<int:submission_id>.<any(xlsx, pdf):fmt>")
+def submitted_file(network_id: int, submission_id: int, fmt: str) -> Any:
+    """A submitted copy, byte for byte as it was handed in."""
+    network, _ = network_or_404(network_id)
+    copy = submitted_copy(db(), network.id, submission_id)
+    if copy is None:
+        abort(404)
+    data, mime = (copy.pdf, PDF_MIME) if fmt == "pdf" else (copy.xlsx, exports.XLSX_MIME)
+    stamp = local(copy.submitted_at, network, "%Y%m%d-%H%M")
+    name = f"kasane-submitted-{network.id}-{copy.id}-{stamp}.{fmt}"
+    return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name)
+
+
+@bp.get("/n/<int:network_id>/report.<any(xlsx, csv, pdf):fmt>")
 def report_export(network_id: int, fmt: str) -> Any:
     network, _ = network_or_404(network_id)
-    year, month = _month_arg(network)
-    period = month_period(year, month, network.timezone or "Asia/Tokyo")
-    figures = monthly_report(db(), network, period)
-    edges = overlap_edges(db(), network, period)
-    name = f"kasane-report-{network.id}-{year:04d}-{month:02d}.{fmt}"
+    chosen = chosen_period(network)
+    doc = build_document(network, chosen)
+    name = f"{doc.file_stem}.{fmt}"
     if fmt == "csv":
         rows = [
-            *exports.report_rows(figures),
-            *(("重なり（団体間）", f"{r[0]} → {r[2]}", r[4]) for r in edge_rows(edges)),
+            *exports.report_rows(doc.figures),
+            *(("重なり（団体間）", f"{r[0]} → {r[2]}", r[4]) for r in edge_rows(doc.edges)),
         ]
         return send_export("csv", name, "月報", REPORT_COLUMNS, rows)
-    sheets = report_sheets(figures, edges)
-    return send_export("xlsx", name, sheets[0].title, sheets[0].columns, sheets[0].rows, sheets[1:])
+    if fmt == "pdf":
+        data, mime = report_files.pdf_bytes(doc), PDF_MIME
+    else:
+        data, mime = report_files.xlsx_bytes(doc), exports.XLSX_MIME
+    return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name)
 
 
 @bp.get("/n/<int:network_id>/map")

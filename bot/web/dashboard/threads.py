@@ -14,8 +14,18 @@ from bot.web.dashboard import caselog, exports, timeline
 from bot.web.dashboard.web import bp, db, local, network_or_404, now
 from models import CATEGORIES, Area, Organization, Outcome, Thread
 from models.casework import OUTCOME_LABELS, set_outcome
+from models.connections import (
+    REFERRAL_KIND_LABELS,
+    ReferralKind,
+    organizations_first,
+    record_missing,
+    referral_kind,
+    resources,
+)
+from models.consent import consent_of, set_consent
 from models.dashboard import NOTE_LIMIT, add_note
 from models.privacy import mask
+from models.thread import CONSENT_LABELS, Consent
 
 REASON_LIMIT = 500
 # The lead's catalogue has the choices the chat offers; the same lists keep figures comparable.
@@ -105,14 +115,42 @@ def thread(network_id: int, number: int, errors: list[str] | None = None, form: 
         notes=timeline.notes(db(), item),
         local=lambda value: local(value, network),
         outcomes=[(str(o), label) for o, label in OUTCOME_LABELS.items()],
-        referrals=REFERRALS,
         end_reasons=END_REASONS,
         errors=errors or [],
         form=form or {},
         note_limit=NOTE_LIMIT,
         saved=request.args.get("saved", ""),
         state_labels=caselog.STATE_LABELS,
+        consent=consent_of(db(), item),
+        referrals=organizations_first(db(), network, REFERRALS),
+        referral_kinds=[(str(kind), label) for kind, label in REFERRAL_KIND_LABELS.items()],
+        resources=resources(network),
+        consent_labels=[(str(value), label) for value, label in CONSENT_LABELS.items()],
     ), (400 if errors else 200)
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/missing")
+def thread_missing(network_id: int, number: int) -> Any:
+    """足りなかった資源 for this thread, from the network's list."""
+    network, member, item = _thread_or_404(network_id, number)
+    resource = request.form.get("resource", "")
+    if resource not in resources(network):
+        return thread(network_id, number, errors=["足りなかった資源を一覧から選んでください。"])
+    record_missing(db(), item, member, resource, now(), via="dashboard")
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="missing") + "#timeline")
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/consent")
+def thread_consent(network_id: int, number: int) -> Any:
+    """本人同意 from the dashboard (coordinators and organizers), kept in the timeline."""
+    _, member, item = _thread_or_404(network_id, number)
+    value = request.form.get("consent", "")
+    if value not in {str(c) for c in Consent}:
+        return thread(network_id, number, errors=["本人同意を選んでください。"])
+    set_consent(db(), item, member, Consent(value), now(), via="dashboard")
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="consent") + "#timeline")
 
 
 @bp.post("/n/<int:network_id>/threads/<int:number>/notes")
@@ -128,8 +166,9 @@ def thread_note(network_id: int, number: int) -> Any:
 
 @bp.post("/n/<int:network_id>/threads/<int:number>/outcome")
 def thread_outcome(network_id: int, number: int) -> Any:
-    _, member, item = _thread_or_404(network_id, number)
-    form = {key: request.form.get(key, "").strip() for key in ("outcome", "referred_to", "end_reason", "reason")}
+    network, member, item = _thread_or_404(network_id, number)
+    keys = ("outcome", "referred_to", "referral_kind", "end_reason", "reason")
+    form = {key: request.form.get(key, "").strip() for key in keys}
     errors = []
     if form["outcome"] not in {str(o) for o in Outcome}:
         errors.append("結果を選んでください。")
@@ -141,6 +180,10 @@ def thread_outcome(network_id: int, number: int) -> Any:
         errors.append("終了の理由を選んでください。")
     if errors:
         return thread(network_id, number, errors=errors, form=form)
+    kind = form.get("referral_kind") or None
+    if form["outcome"] == Outcome.REFERRED:
+        said = ReferralKind(kind) if kind in {str(k) for k in ReferralKind} else None
+        kind = referral_kind(db(), network, form["referred_to"][:100], said)
     set_outcome(
         db(),
         item,
@@ -148,6 +191,7 @@ def thread_outcome(network_id: int, number: int) -> Any:
         Outcome(form["outcome"]),
         now(),
         referred_to=form["referred_to"][:100] or None,
+        referral_kind=kind,
         end_reason=form["end_reason"][:200] or None,
         # The reason stays in the timeline for years: masked like every stored text.
         reason=mask(form["reason"][:REASON_LIMIT]).text,

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import EventKind, Member, Network, Organization, Response, ResponseKind, Thread, ThreadEvent
+from models.connections import REFERRAL_KIND_LABELS
 from models.dashboard import ThreadNote
 from models.settings import NetworkSettings, network_settings
+from models.thread import CONSENT_LABELS
 
 VIA_LABELS = {"chat": "LINE", "dashboard": "ダッシュボード", "job": "自動", "cli": "コマンド"}
 RESPONSE_LABELS = {
@@ -37,6 +39,8 @@ TITLES = {
     EventKind.MEETING_REQUESTED: "会議で相談の申し出",
     EventKind.DISCUSSED: "会議で話し合い",
     EventKind.NOTE: "メモの追加",
+    EventKind.CONSENT: "本人同意",
+    EventKind.MISSING: "足りなかった資源",
 }
 
 
@@ -124,7 +128,8 @@ def _lines(
         before = detail.get("before", {})
         lines = [f"{_outcome(before.get('outcome'))} → {_outcome(detail.get('outcome'))}"]
         if detail.get("referred_to"):
-            lines.append(f"つなぎ先：{detail['referred_to']}")
+            kind = REFERRAL_KIND_LABELS.get(detail.get("referral_kind") or "formal", "")
+            lines.append(f"つなぎ先：{detail['referred_to']}（{kind}）")
         if detail.get("end_reason"):
             lines.append(f"終了の理由：{detail['end_reason']}")
         if detail.get("reason"):
@@ -142,6 +147,12 @@ def _lines(
         title = "返信の編集" if detail.get("response_id") else title
         hidden = "・".join(MASKED_LABELS.get(k, "個人情報") for k in detail.get("masked") or [])
         return title, [f"伏せた情報：{hidden}"] if hidden else []
+    if kind == EventKind.MISSING:
+        return title, [str(detail.get("resource") or "-")]
+    if kind == EventKind.CONSENT:
+        labels = {str(k): v for k, v in CONSENT_LABELS.items()}
+        before, after = labels.get(detail.get("before", ""), "未確認"), labels.get(detail.get("consent", ""), "-")
+        return title, [f"{before} → {after}"]
     if kind == EventKind.DISCUSSED and detail.get("meeting"):
         return title, [f"会議：{detail['meeting']}"]
     return title, []

@@ -116,6 +116,12 @@ def _csrf_failed(_error: CSRFError) -> tuple[str, int]:
     return render_template("dashboard/error.html", title="送信できませんでした", csrf=True), 400
 
 
+@bp.errorhandler(400)
+def _bad_request(error: Exception) -> tuple[str, int]:
+    message = getattr(error, "description", "") or "入力を確かめてください。"
+    return render_template("dashboard/error.html", title="入力を確かめてください", csrf=False, message=message), 400
+
+
 @bp.errorhandler(404)
 def _not_found(_error: Exception) -> tuple[str, int]:
     return render_template("dashboard/error.html", title="見つかりません", csrf=False), 404

@@ -1,10 +1,10 @@
 """open internet (issue 18), second part: server-side dashboard sessions; calendar URLs per organizer, hashed
 
 Revision ID: 0012b
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07
 
-(A migration of its own: 0012 was merged into main before these tables changed.)
+(A migration of its own, after main's head: 0012 was merged into main before these tables changed.)
 """
 
 import hashlib
@@ -15,7 +15,7 @@ from alembic import op
 import models.base
 
 revision = "0012b"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
