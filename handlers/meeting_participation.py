@@ -13,7 +13,7 @@ from handlers.access import Who
 from handlers.meetings import today
 from models import Network, Thread
 from models.casework import thread_by_number
-from models.meeting import ANSWERS, answer, feed_of, find_occurrence, next_meeting, previous_meeting, schedule_of
+from models.meeting import ANSWERS, answer, find_occurrence, issue_feed, next_meeting, previous_meeting, schedule_of
 from models.meeting_agenda import change_agenda, record_discussed
 from models.meeting_rule import RuleError, iso_date, parse_past_date
 from models.membership import member_networks, organized_networks
@@ -153,7 +153,8 @@ def calendar(ctx: Context, args: str = "") -> None:
     body = messages.MEETING_CALENDAR_INTRO
     ctx.reply_topic = BEARER_TOPIC  # the outbox keeps a placeholder, not the URLs, once sent
     for network in networks:
-        url = ctx.links.calendar(feed_of(ctx.session, network, ctx.now).token)
+        # A new URL at every ask (only its hash is kept): the one given before stops working.
+        url = ctx.links.calendar(issue_feed(ctx.session, network, ctx.user_id, ctx.now))
         name = network.name or messages.MEETING_UNNAMED_NETWORK
         if schedule_of(ctx.session, network) is None:
             name += messages.MEETING_CALENDAR_NO_SCHEDULE

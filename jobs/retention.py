@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from jobs import scheduled
 from models import EventKind, Network, Response, Thread, ThreadEvent, ThreadState
-from models.dashboard import LoginToken, ThreadNote
+from models.dashboard import DashboardSession, LoginToken, ThreadNote
 from models.meeting import MeetingMinutes
 from models.outbox import erase_thread_messages, trim_delivered
 
@@ -131,6 +131,8 @@ def erase_expired(session: Session, now: datetime) -> int:
 @scheduled("cron", hour=3, minute=43)
 def forget_login_links(session: Session, now: datetime) -> int:
     result = session.execute(delete(LoginToken).where(LoginToken.created_at < now - KEEP_LOGIN_LINKS))
+    # Dashboard sessions end after 12 hours at most: their rows are kept no longer than links.
+    session.execute(delete(DashboardSession).where(DashboardSession.created_at < now - KEEP_LOGIN_LINKS))
     return result.rowcount or 0
 
 

@@ -7,9 +7,10 @@ database (a backup, a support dump) never lets anyone sign in.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base
@@ -71,6 +72,41 @@ class LoginToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     via: Mapped[str] = mapped_column(String(16), default="chat")  # chat | cli
+
+
+class DashboardSession(Base):
+    """A signed-in browser, kept on the server so that it can be ended: ログアウト, "sign out
+    everywhere" and a revoked role end every copy of its cookie. Only a hash of the id is kept."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's id
+    line_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+def start_session(session: Session, line_user_id: str, now: datetime) -> str:
+    """A new session id (never one the browser had before: rotated at every sign-in)."""
+    secret = secrets.token_urlsafe(32)
+    session.add(DashboardSession(id_hash=token_hash(secret), line_user_id=line_user_id, created_at=now))
+    return secret
+
+
+def session_user(session: Session, secret: str | None) -> str | None:
+    if not secret:
+        return None
+    return session.scalar(select(DashboardSession.line_user_id).where(DashboardSession.id_hash == token_hash(secret)))
+
+
+def end_session(session: Session, secret: str | None) -> None:
+    if secret:
+        session.execute(delete(DashboardSession).where(DashboardSession.id_hash == token_hash(secret)))
+
+
+def end_all_sessions(session: Session, line_user_id: str) -> int:
+    """Every browser this person is signed in on (sign out everywhere; a role revoked)."""
+    result = session.execute(delete(DashboardSession).where(DashboardSession.line_user_id == line_user_id))
+    return result.rowcount or 0
 
 
 class ThreadNote(Base):

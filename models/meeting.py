@@ -9,6 +9,7 @@ and "sent once" keys stay attached to the same meeting.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,7 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint, bindparam, select
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint, bindparam, delete, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, upsert, utcnow
@@ -114,13 +115,19 @@ class MeetingMinutes(Base):
 
 
 class CalendarFeed(Base):
-    """The secret part of a network's iCalendar URL: whoever has it can read the meeting dates."""
+    """One organizer's iCalendar URL of one network: whoever has it can read the meeting dates,
+    places and online links. Only a hash of its secret part is kept (issue 18, finding 6), so a
+    copy of the database opens no feed; asking again issues a new URL and the old one stops;
+    losing the organizer role ends it. ``line_user_id`` None: a URL issued before that (one per
+    network), ended by the first new one or revoked role in its network."""
 
     __tablename__ = "calendar_feeds"
+    __table_args__ = (UniqueConstraint("network_id", "line_user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), unique=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
+    line_user_id: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the URL's secret
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -315,11 +322,36 @@ def attendance(session: Session, network: Network, original: date) -> dict[int, 
     return {row.organization_id: row.answer for row in rows}
 
 
-def feed_of(session: Session, network: Network, now: datetime) -> CalendarFeed:
-    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.network_id == network.id))
-    if feed is None:
-        # 24 random bytes = 192 bits: the URL is the only key to the feed, so it must not be guessable.
-        feed = CalendarFeed(network_id=network.id, token=secrets.token_urlsafe(24), created_at=now)
-        session.add(feed)
-        session.flush()
-    return feed
+def feed_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_feed(session: Session, network: Network, line_user_id: str, now: datetime) -> str:
+    """A new calendar URL's secret for this organizer; their earlier one (and a pre-hash one of the
+    network) stops working."""
+    revoke_feeds(session, network.id, line_user_id)
+    # 24 random bytes = 192 bits: the URL is the only key to the feed, so it must not be guessable.
+    token = secrets.token_urlsafe(24)
+    session.add(
+        CalendarFeed(
+            network_id=network.id, line_user_id=line_user_id, token_hash=feed_token_hash(token), created_at=now
+        )
+    )
+    session.flush()
+    return token
+
+
+def revoke_feeds(session: Session, network_id: int, line_user_id: str) -> None:
+    """This person's calendar URL of the network stops (and the network's pre-hash one, whose
+    holder is unknown)."""
+    session.execute(
+        delete(CalendarFeed).where(
+            CalendarFeed.network_id == network_id,
+            or_(CalendarFeed.line_user_id == line_user_id, CalendarFeed.line_user_id.is_(None)),
+        )
+    )
+
+
+def network_of_feed(session: Session, token: str) -> Network | None:
+    found = select(Network).join(CalendarFeed, CalendarFeed.network_id == Network.id)
+    return session.scalar(found.where(CalendarFeed.token_hash == feed_token_hash(token)))

@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -48,7 +49,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models.casework import OUTCOME_LABELS
 from models.connections import REFERRAL_KIND_LABELS, ReferralKind
-from models.network import Member, Network, Organization, OrgKind
+from models.network import Member, Network, Organization, OrganizationChange, OrgKind
 from models.thread import (
     CATEGORIES,
     CONSENT_LABELS,
@@ -530,12 +531,28 @@ def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool
     """
     kinds = session.execute(select(Organization.id, Organization.kind).where(Organization.network_id == network.id))
     by_kind: dict[str, list[int]] = {OrgKind.FORMAL: [], OrgKind.INFORMAL: []}
+    # An organization whose kind was changed counts as what it was when it took part (issue 18):
+    # changing it later does not rewrite past figures. Its periods of each kind, from its changes.
+    periods = kind_periods(session, network)
     for org_id, kind in kinds:
-        by_kind.setdefault(kind, []).append(org_id)
-    if not by_kind[OrgKind.FORMAL] or not by_kind[OrgKind.INFORMAL]:
+        if org_id not in periods:
+            by_kind.setdefault(kind, []).append(org_id)
+
+    def has(kind: str) -> bool:
+        return bool(by_kind[kind]) or any(k == kind for spans in periods.values() for _, _, k in spans)
+
+    if not has(OrgKind.FORMAL) or not has(OrgKind.INFORMAL):
         return 0
 
-    def took_part(ids: list[int]) -> ColumnElement[bool]:
+    def took_part(kind: str) -> ColumnElement[bool]:
+        ids = by_kind[kind]
+        posted: list[ColumnElement[bool]] = [Thread.organization_id.in_(ids)]
+        gave: list[ColumnElement[bool]] = [Response.organization_id.in_(ids)]
+        for org_id, spans in periods.items():
+            for start, end, span_kind in spans:
+                if span_kind == kind:
+                    posted.append(_during(Thread.organization_id, Thread.posted_at, org_id, start, end))
+                    gave.append(_during(Response.organization_id, Response.created_at, org_id, start, end))
         # OFFSET 0 keeps PostgreSQL probing the index once per thread of the month: without
         # it the planner may turn EXISTS into a hash of every response of the network
         # (measured 4x slower). SQLite probes per thread either way.
@@ -544,16 +561,52 @@ def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool
             .where(
                 Response.thread_id == Thread.id,
                 Response.kind.in_(PARTICIPATING),
-                Response.organization_id.in_(ids),
+                or_(*gave),
                 Response.created_at < until,
             )
             .offset(0)
             .exists()
         )
-        return or_(Thread.organization_id.in_(ids), answered)
+        return or_(*posted, answered)
 
-    both = and_(cohort, took_part(by_kind[OrgKind.FORMAL]), took_part(by_kind[OrgKind.INFORMAL]))
+    both = and_(cohort, took_part(OrgKind.FORMAL), took_part(OrgKind.INFORMAL))
     return session.scalar(select(func.count()).select_from(Thread).where(both)) or 0
+
+
+Span = tuple[datetime | None, datetime | None, str]  # from (None: always), until (None: now), kind
+
+
+def kind_periods(session: Session, network: Network) -> dict[int, list[Span]]:
+    """For each organization of the network whose kind was ever changed: its kinds over time."""
+    changes = session.execute(
+        select(
+            OrganizationChange.organization_id,
+            OrganizationChange.at,
+            OrganizationChange.kind_before,
+            OrganizationChange.kind_after,
+        )
+        .join(Organization, Organization.id == OrganizationChange.organization_id)
+        .where(Organization.network_id == network.id)
+        .order_by(OrganizationChange.organization_id, OrganizationChange.at, OrganizationChange.id)
+    ).all()
+    periods: dict[int, list[Span]] = {}
+    for org_id, at, before, after in changes:
+        spans = periods.setdefault(org_id, [])
+        start = spans[-1][0] if spans else None
+        if spans:
+            spans.pop()  # the open span "since the last change" ends here
+        spans.append((start, at, before))
+        spans.append((at, None, after))
+    return periods
+
+
+def _during(org_column: Any, time_column: Any, org_id: int, start: datetime | None, end: datetime | None) -> Any:
+    conditions = [org_column == org_id]
+    if start is not None:
+        conditions.append(time_column >= start)
+    if end is not None:
+        conditions.append(time_column < end)
+    return and_(*conditions)
 
 
 def _seconds_to_first_response(session: Session) -> ColumnElement[float]:

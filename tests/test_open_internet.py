@@ -5,7 +5,10 @@ or through the app where a process adds nothing.
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,20 +17,34 @@ from pathlib import Path
 
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES, make_config
-from faults import REPO, KasaneProcess, clean_environment, free_port, post_webhook, signed, write_config
+from faults import (
+    REPO,
+    KasaneProcess,
+    clean_environment,
+    free_port,
+    http_get,
+    post_webhook,
+    signed,
+    utc_now,
+    write_config,
+)
 from harness import World
-from sqlalchemy import func, select
-from test_deployed_sign_in import CSRF, Browser, Deployment, eventually
+from sqlalchemy import func, insert, select
+from test_dashboard_world import jst, make_network, post, respond
+from test_deployed_sign_in import CSRF, Browser, Deployment, eventually, uri_buttons
 
 from bot.app import create_app
 from bot.fakeline import FakeLinePlatform, FakeLineServer, WebhookBuilder, new_group_id, new_user_id
+from bot.replies import messages
 from bot.runtime import build_runtime
 from bot.scheduler import run_job
 from bot.simulator.mode import SIMULATOR_SECRET, SIMULATOR_TOKEN
 from bot.store.db import make_engine
 from jobs import load_all
 from jobs.retention import erase_expired, trim_delivered_messages
-from models import Member, Network, Organization, OrganizationChange, OutboxMessage
+from models import CalendarFeed, Member, Network, Organization, OrganizationChange, OrgKind, OutboxMessage, ResponseKind
+from models.membership import change_kind
+from models.report import month_period, monthly_report
 
 
 def kasane(config: Path, *args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -324,3 +341,226 @@ def test_an_organizer_approves_a_waiting_group_from_the_dashboard(line_mode: Dep
     line_mode.send(line.text(waiting, bob, "団体登録 自治会"))
     eventually(lambda: len(said_in(line_mode.platform, waiting)) == 3, what="an answer, now approved")
     assert "新しいグループ" in browser.request(line_mode.url + "/dashboard/")[2]  # alice organizes it
+
+
+# --- finding 4: sessions the server can end -------------------------------------------------------
+
+
+def session_cookie(browser: Browser) -> str:
+    [cookie] = [c.value for c in browser.cookies if c.name == "session"]
+    return cookie
+
+
+def copy_of(browser: Browser) -> Browser:
+    """Another browser holding the same cookie (stolen, or the same person's other tab)."""
+    twin = Browser()
+    for cookie in browser.cookies:
+        twin.cookies.set_cookie(cookie)
+    return twin
+
+
+def new_sign_in_link(deployed: Deployment, user: str) -> str:
+    """``ログイン`` in the 1:1 chat again: the link of the new card (not an earlier one)."""
+    before = len(uri_buttons(deployed.platform, user))
+    deployed.send(WebhookBuilder(deployed.platform).text(user, user, "ログイン"))
+    eventually(lambda: len(uri_buttons(deployed.platform, user)) > before, what="a new sign-in card")
+    return uri_buttons(deployed.platform, user)[-1]
+
+
+def test_a_copied_session_cookie_is_signed_out_with_its_original(line_mode: Deployment):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    _, alice = network_with_organizer(line_mode)
+    home_url = line_mode.url + "/dashboard/"
+
+    browser = Browser()
+    home = browser.sign_in(new_sign_in_link(line_mode, alice))
+    first = session_cookie(browser)
+    copy = copy_of(browser)
+    assert copy.request(home_url)[0] == 200
+    browser.request(line_mode.url + "/dashboard/logout", {"csrf_token": CSRF.search(home).group(1)})
+    status, headers, _ = copy.request(home_url)
+    assert status == 302 and headers["Location"].endswith("/dashboard/signin")
+
+    # Signing in again gives a new session id; "sign out everywhere" ends every copy of it.
+    home = browser.sign_in(new_sign_in_link(line_mode, alice))
+    assert session_cookie(browser) != first
+    copy = copy_of(browser)
+    browser.request(line_mode.url + "/dashboard/logout/everywhere", {"csrf_token": CSRF.search(home).group(1)})
+    assert copy.request(home_url)[0] == 302
+
+    # A revoked role ends the sessions of the person who held it.
+    browser.sign_in(new_sign_in_link(line_mode, alice))
+    copy = copy_of(browser)
+    line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
+    assert browser.request(home_url)[0] == 302 and copy.request(home_url)[0] == 302
+
+
+# --- finding 5: private files ------------------------------------------------------------------
+
+
+def mode_of(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="SQLite's files")
+def test_the_files_kasane_serve_and_kasane_export_create_are_private(tmp_path: Path):
+    port = free_port()
+    database = tmp_path / "fresh" / "kasane.db"
+    database.parent.mkdir()
+    config = simulator_config(tmp_path / "kasane.toml", f"sqlite:///{database}", port)
+    server = KasaneProcess(config, port=port, log_dir=tmp_path, name="serve").start(fork=False)
+    try:
+        server.wait_healthy()
+        created = sorted(database.parent.iterdir())
+        names = {path.name for path in created}
+        assert {"kasane.db", "kasane-inbox.db", "kasane.db-wal", "kasane-secret.key"} <= names, names
+        assert {path.name: mode_of(path) for path in created} == dict.fromkeys(names, "0o600")
+    finally:
+        server.stop()
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        connection.execute(insert(Network).values(group_id=new_group_id(), name="南ネット", created_at=utc_now()))
+    engine.dispose()
+    export = tmp_path / "fresh" / "export.csv"
+    done = kasane(config, "export", "--network", "1", "--month", "2026-11", "--output", str(export))
+    assert done.returncode == 0, done.stderr
+    assert mode_of(export) == "0o600"
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="SQLite's files")
+def test_a_database_readable_by_others_is_named_at_start(tmp_path: Path, database_url: str):
+    database = Path(database_url.removeprefix("sqlite:///"))
+    database.chmod(0o644)
+    port = free_port()
+    config = simulator_config(tmp_path / "kasane.toml", database_url, port)
+    server = KasaneProcess(config, port=port, log_dir=tmp_path, name="serve").start(fork=False)
+    try:
+        server.wait_healthy()
+        assert f"{database} is readable by other users (mode 644)" in server.logs()
+    finally:
+        server.stop()
+
+
+# --- finding 6: revocable calendar URLs ------------------------------------------------------------
+
+
+def calendar_url(deployed: Deployment, user: str) -> str:
+    """``カレンダー`` in the 1:1 chat: the URL in the bot's new answer."""
+
+    def urls() -> list[str]:
+        texts = [m.get("text", "") for d in deployed.platform.deliveries(user) for m in d.messages]
+        return [url for text in texts for url in re.findall(r"http://\S+\.ics", text)]
+
+    before = len(urls())
+    deployed.send(WebhookBuilder(deployed.platform).text(user, user, "カレンダー"))
+    eventually(lambda: len(urls()) > before, what="the calendar answer")
+    return urls()[-1]
+
+
+def test_a_calendar_url_stops_when_a_new_one_is_issued_and_when_the_role_goes(line_mode: Deployment, database_url):
+    server = line_mode.start("serve", name="serve")
+    server.wait_healthy()
+    _, alice = network_with_organizer(line_mode)
+    first = calendar_url(line_mode, alice)
+    assert http_get(first)[0] == 200
+    second = calendar_url(line_mode, alice)
+    assert http_get(first)[0] == 404 and http_get(second)[0] == 200
+    token = second.rsplit("/", 1)[1].removesuffix(".ics")
+    engine = make_engine(database_url)
+    with engine.connect() as connection:  # only a hash is kept
+        assert token not in str(connection.execute(select(CalendarFeed)).all())
+    engine.dispose()
+    line_mode.cli("role", "revoke", "--network", "1", "--user", alice)
+    assert http_get(second)[0] == 404
+
+
+# --- finding 7: simulator mode locked to the machine ------------------------------------------------
+
+
+def raw_get(port: int, path: str, host: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_simulator_mode_answers_only_this_machine_and_its_inspection_api_needs_the_key(tmp_path: Path, database_url):
+    port = free_port()
+    config = simulator_config(tmp_path / "kasane.toml", database_url, port)
+    args = [] if database_url.startswith("sqlite") else ["--simulator"]
+    server = KasaneProcess(config, args=args, port=port, log_dir=tmp_path, name="simulator").start(fork=False)
+    try:
+        server.wait_healthy()
+        for path in ("/simulator/api/state", "/_line/_fake/health", "/healthz"):
+            assert raw_get(port, path, "evil.example") == 400, path  # DNS rebinding: refused
+            assert raw_get(port, path, f"evil.example:{port}") == 400, path
+        assert raw_get(port, "/simulator/api/state", f"127.0.0.1:{port}") == 200
+        assert raw_get(port, "/simulator/api/state", f"localhost:{port}") == 200
+
+        [key] = re.findall(r"fake LINE inspection key \(.*\): (\S+)", server.logs())
+        assert raw_get(port, "/_line/_fake/deliveries", f"127.0.0.1:{port}") == 401
+        assert raw_get(port, "/_line/_fake/deliveries?key=wrong", f"127.0.0.1:{port}") == 401
+        assert raw_get(port, f"/_line/_fake/deliveries?key={key}", f"127.0.0.1:{port}") == 200
+    finally:
+        server.stop()
+
+
+# --- finding 9: logs without data ------------------------------------------------------------------
+
+BOOM_SQLITE = "CREATE TRIGGER kasane_test_boom BEFORE INSERT ON threads BEGIN SELECT RAISE(ABORT, 'boom'); END"
+BOOM_POSTGRES = [
+    "CREATE OR REPLACE FUNCTION kasane_test_boom() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = 'check_violation'; END $$",
+    "CREATE TRIGGER kasane_test_boom BEFORE INSERT ON threads FOR EACH ROW EXECUTE FUNCTION kasane_test_boom()",
+]
+
+
+def test_a_failing_handler_logs_neither_the_summary_nor_the_user_id(world, runtime, engine, caplog):
+    group = world.group("久留米ささえあいネット")
+    world.invite_bot(group)
+    alice = world.person("Alice")
+    group.add(alice)
+    alice.says(group, "団体登録 子ども食堂ひまわり")
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as connection:
+        for statement in BOOM_POSTGRES if postgres else [BOOM_SQLITE]:
+            connection.exec_driver_sql(statement)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            answer = alice.says(group, "困りごと 配食サービスを探しています 電話は090-1234-5678")
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER kasane_test_boom" + (" ON threads" if postgres else ""))
+    assert answer.text == messages.SORRY_FAILED  # the handler failed, and said so
+    logged = caplog.text
+    assert "handler failed" in logged and "boom" in logged
+    assert "配食サービス" not in logged and alice.id not in logged and "parameters hidden" in logged
+
+
+def test_reports_count_an_organization_as_the_kind_it_was_when_it_took_part(session):
+    """The organizer turns 民生委員会 フォーマル in November: October's overlap stays what it was."""
+    net = make_network(
+        session,
+        "Cgroup-kind",
+        "Ucoord-kind",
+        {"子ども食堂": OrgKind.INFORMAL, "民生委員会": OrgKind.INFORMAL},
+        jst(2026, 10, 1),
+    )
+    october = post(session, net, "子ども食堂", "通院の付き添いを探しています", jst(2026, 10, 5))
+    respond(session, net, october, "民生委員会", ResponseKind.OFFER, jst(2026, 10, 6), "付き添えます")
+    session.commit()
+    period = month_period(2026, 10, "Asia/Tokyo")
+    assert monthly_report(session, net.network, period).overlap == 0
+
+    organizer = net.members["子ども食堂"]
+    change_kind(session, net.org("民生委員会"), OrgKind.FORMAL, organizer, jst(2026, 11, 2))
+    november = post(session, net, "子ども食堂", "見守りの相談です", jst(2026, 11, 5))
+    respond(session, net, november, "民生委員会", ResponseKind.OFFER, jst(2026, 11, 6), "伺います")
+    session.commit()
+    assert monthly_report(session, net.network, period).overlap == 0  # not rewritten
+    assert monthly_report(session, net.network, month_period(2026, 11, "Asia/Tokyo")).overlap == 1

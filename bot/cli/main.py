@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -92,7 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Files Kasane creates hold case records and secrets: the database, the inbox, their -wal and
+# -shm files, generated keys, exports and backups are for this user only (0600, folders 0700).
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # before anything is opened; inherited by the worker processes
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

@@ -12,6 +12,8 @@ from bot.cli.database import open_sessions
 from bot.cli.main import UsageError, command
 from bot.config import Config
 from models import Friend, Member, Network, Role
+from models.dashboard import end_all_sessions
+from models.meeting import revoke_feeds
 from models.membership import grant_role
 
 
@@ -61,6 +63,8 @@ def role(args: argparse.Namespace, config: Config) -> int:
                     "check the id (kasane role list) or --force to grant anyway"
                 )
             grant_role(session, network, args.user, Role(args.role))
+            if args.role != Role.ORGANIZER:
+                revoke_feeds(session, network.id, args.user)  # no organizer: no calendar URL
             print(f"{args.user}: {args.role} in network {network.id}")
         else:
             member = session.scalar(
@@ -69,5 +73,7 @@ def role(args: argparse.Namespace, config: Config) -> int:
             if member is None:
                 raise UsageError(f"{args.user} is not known in network {network.id}")
             member.role = Role.MEMBER
-            print(f"{args.user}: member in network {network.id}")
+            end_all_sessions(session, args.user)  # signed in elsewhere: signed out now
+            revoke_feeds(session, network.id, args.user)  # their calendar URL stops too
+            print(f"{args.user}: member in network {network.id}; signed out of the dashboard")
     return 0

@@ -114,6 +114,21 @@ def mark_line_mode(runtime: Runtime) -> None:
 
 def said_at_start(runtime: Runtime) -> None:
     log.info("secret key: %s", runtime.secret_key.source)
+    warn_if_readable_by_others(runtime.config)
+
+
+def warn_if_readable_by_others(config: Config) -> None:
+    """A database file created before Kasane made its files private (or copied in) says so at start."""
+    from bot.store.backup import sqlite_path
+    from bot.store.db import inbox_path
+
+    for path in (sqlite_path(config.database_url), inbox_path(config.database_url)):
+        try:
+            mode = path.stat().st_mode if path is not None else 0
+        except OSError:
+            continue
+        if mode & 0o077:
+            log.warning("%s is readable by other users (mode %o): chmod 600 it (kasane doctor)", path, mode & 0o777)
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:

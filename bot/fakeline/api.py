@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ def create_app(platform: FakeLinePlatform) -> flask.Flask:
     def gate() -> flask.Response | None:
         flask.g.request_id = new_request_id()
         if flask.request.path.startswith(FAKE_PREFIX):
-            return None
+            return _inspection_gate(platform)
         return _gate(platform, _endpoint())
 
     @app.after_request
@@ -54,6 +55,20 @@ def create_app(platform: FakeLinePlatform) -> flask.Flask:
 
     register_routes(app, platform)
     return app
+
+
+INSPECTION_KEY_HEADER = "X-Fake-Inspection-Key"
+
+
+def _inspection_gate(platform: FakeLinePlatform) -> flask.Response | None:
+    """The inspection API shows every message sent: with a key set, only to whoever has it."""
+    key = platform.inspection_key
+    if key is None or flask.request.path == FAKE_PREFIX + "health":
+        return None
+    given = flask.request.headers.get(INSPECTION_KEY_HEADER) or flask.request.args.get("key") or ""
+    if hmac.compare_digest(given.encode(), key.encode()):
+        return None
+    return error(401, f"the inspection API needs the key printed at start ({INSPECTION_KEY_HEADER} or ?key=)")
 
 
 def _endpoint() -> str | None:

@@ -40,8 +40,12 @@ class FakeLinePlatform:
         rate_limit: float = 2000.0,
         channel_secret: str | None = None,
         plan: int | None = FREE_PLAN,
+        inspection_key: str | None = None,
     ) -> None:
         self.channel_access_token = channel_access_token
+        # When set, the inspection API (/_fake/..., except health) asks for it: the simulator
+        # serves the fake on its public port and prints a new key at each start.
+        self.inspection_key = inspection_key
         # Signs the webhook test's POST, as LINE signs every webhook (None: an empty key).
         self.channel_secret = channel_secret
         self.channel = ChannelSettings()

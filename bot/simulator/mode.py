@@ -7,10 +7,16 @@ credentials calls ``simulator_app``; ``bot.app.create_app`` itself never sees th
 
 from __future__ import annotations
 
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.wsgi import get_host
 
 from bot.app import create_app
 from bot.clock import Clock
@@ -18,6 +24,8 @@ from bot.config import Config
 from bot.fakeline import FakeLinePlatform
 from bot.links import listen_url
 from bot.runtime import LineChannel, Runtime, build_runtime
+
+log = logging.getLogger("kasane")
 
 # Stand-in credentials between the bot and the built-in fake platform (simulator mode only).
 SIMULATOR_SECRET = "kasane-simulator-channel-secret"
@@ -47,11 +55,43 @@ def simulator_runtime(config: Config, clock: Clock | None = None) -> Runtime:
 def simulator_app(config: Config, clock: Clock | None = None) -> Flask:
     runtime = simulator_runtime(config, clock)
     app = create_app(runtime)
-    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now)
+    key = secrets.token_urlsafe(16)
+    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now, inspection_key=key)
+    log.info("fake LINE inspection key (%s/_fake/deliveries?key=...): %s", FAKE_LINE_PREFIX, key)
     app.extensions[EXTENSION] = platform
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {FAKE_LINE_PREFIX: platform.app})  # type: ignore[method-assign]
+    dispatched = DispatcherMiddleware(app.wsgi_app, {FAKE_LINE_PREFIX: platform.app})
+    app.wsgi_app = LocalHostsOnly(dispatched, allowed_hosts(config))  # type: ignore[method-assign]
     attach_simulator(app, runtime, platform)
     return app
+
+
+def allowed_hosts(config: Config) -> list[str]:
+    """This machine, and the host the configuration names (its listening address, its public URL)."""
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"]
+    configured = config.get("server", "host")
+    if configured and configured not in ("0.0.0.0", "::"):
+        hosts.append(configured)
+    public = urlsplit(config.get("server", "public_url")).hostname
+    if public:
+        hosts.append(public)
+    return hosts
+
+
+class LocalHostsOnly:
+    """Simulator mode answers only requests addressed to this machine (or the configured host):
+    a web page elsewhere cannot reach the simulator through DNS rebinding (issue 18, finding 7).
+    Werkzeug checks the Host header (``get_host`` with trusted hosts) before any app sees it."""
+
+    def __init__(self, app: Any, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            get_host(environ, trusted_hosts=self.hosts)
+        except SecurityError as refused:
+            return refused(environ, start_response)
+        return self.app(environ, start_response)
 
 
 def attach_simulator(app: Flask, runtime: Runtime, platform: FakeLinePlatform) -> None:

@@ -29,6 +29,8 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", **kwargs: Any) -> Engi
     """``synchronous`` (SQLite): NORMAL survives a crash of the process; FULL also a power cut,
     at the price of an fsync per commit (about 0.7 ms of CPU on a small virtual machine)."""
     url = normalise_url(url)
+    # A failed statement's message never carries its values (a summary, a user id) into a log.
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         if "poolclass" not in kwargs:
             kwargs.update(pool_size=10, max_overflow=10)

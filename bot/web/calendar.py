@@ -13,17 +13,16 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app
 from icalendar import Calendar, Event
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.replies import messages
 from models import Network
 from models.meeting import (
     LOOKAHEAD,
-    CalendarFeed,
     MeetingSchedule,
     changes_of,
     duration,
+    network_of_feed,
     rule_of,
     rule_start_on,
     rule_starts,
@@ -96,9 +95,7 @@ def _event(uid: str, name: str, schedule: MeetingSchedule, start: datetime, leng
 def feed(token: str) -> Response:
     runtime = current_app.extensions["kasane"]
     with runtime.sessions() as session:
-        network = session.scalar(
-            select(Network).join(CalendarFeed, CalendarFeed.network_id == Network.id).where(CalendarFeed.token == token)
-        )
+        network = network_of_feed(session, token)
         if network is None:
             abort(404)
         body = build_calendar(session, network, runtime.clock.now())

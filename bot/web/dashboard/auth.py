@@ -16,6 +16,7 @@ from bot.pipeline import outbox
 from bot.replies import compose, messages
 from bot.web.dashboard.web import bp, db, my_networks, now, runtime, sign_in
 from models.approval import approve, may_approve, waiting_group
+from models.dashboard import end_all_sessions, end_session
 from models.report import previous_month
 
 
@@ -40,6 +41,17 @@ def login(token: str) -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    end_session(db(), session.get("sid"))
+    db().commit()
+    session.clear()
+    return redirect(url_for("dashboard.signin"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Any:
+    """Every browser this person is signed in on, this one too (a lost phone, a shared computer)."""
+    end_all_sessions(db(), g.user)
+    db().commit()
     session.clear()
     return redirect(url_for("dashboard.signin"))
 

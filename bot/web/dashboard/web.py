@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import Member, Network, Outcome
 from models.casework import OUTCOME_LABELS
-from models.dashboard import coordinated_networks, coordinator_in
+from models.dashboard import coordinated_networks, coordinator_in, session_user, start_session
 
 IDLE_TIMEOUT = timedelta(hours=2)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -92,6 +92,11 @@ def _authenticate() -> Any:
     if idle or too_old:
         session.clear()
         return redirect(url_for("dashboard.signin", expired=1))
+    if session_user(db(), session.get("sid")) != user:
+        # Ended on the server (ログアウト elsewhere, sign out everywhere, a revoked role): every
+        # copy of this cookie is worthless (issue 18, finding 4).
+        session.clear()
+        return redirect(url_for("dashboard.signin"))
     session["seen"] = stamp
     g.user = user
     return None
@@ -123,9 +128,12 @@ def _not_found(_error: Exception) -> tuple[str, int]:
 
 
 def sign_in(line_user_id: str) -> None:
+    """A new server-side session, its id in the (signed) cookie: a fresh id at every sign-in."""
     session.clear()
+    sid = start_session(db(), line_user_id, now())
+    db().commit()
     stamp = session_time()
-    session.update(uid=line_user_id, since=stamp, seen=stamp)
+    session.update(uid=line_user_id, sid=sid, since=stamp, seen=stamp)
 
 
 def my_networks() -> list[Network]:
