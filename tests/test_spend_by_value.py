@@ -55,6 +55,8 @@ def test_a_nudge_rides_on_the_next_free_reply_in_the_group(world, net):
 
     held = run(world, follow_up, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
     assert [d.via for d in held.deliveries] == ["held"] and held.text.startswith("#1 にまだ返信がありません。")
+    # The answer buttons are on the card itself (quick replies vanish once anyone posts).
+    assert [b["label"] for b in held.buttons] == ["伝手あり", "手伝えます"]
     assert world.platform.counted_this_month() == 0
 
     world.runtime.clock.set(datetime(2026, 11, 27, 11, 0, tzinfo=JST))

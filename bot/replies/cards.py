@@ -79,6 +79,22 @@ def outcome_buttons(number: int, network_id: int | None = None) -> list[dict[str
     ]
 
 
+def nudge_card(thread: Thread) -> Message:
+    """3 days without an answer: the answer buttons on the card itself (quick replies vanish as soon
+    as anyone posts, and LINE for PC never shows them)."""
+    number = thread.number
+    text = messages.NUDGE.format(number=number, summary=thread.summary or "")
+    return compose.card(
+        text,
+        messages.NUDGE_TITLE.format(number=number),
+        [messages.NUDGE_ASK, compose.flex_text(_summary(thread), size="sm")],
+        [
+            compose.postback(messages.BUTTON_CONNECT, "t.connect", n=number),
+            compose.postback(messages.BUTTON_OFFER, "t.offer", n=number),
+        ],
+    )
+
+
 def followup_card(thread: Thread, *, accompanying: bool = False, direct: bool = False) -> Message:
     """``direct``: sent 1:1 to the poster, so its buttons name the network."""
     title = (messages.ACCOMPANY_TITLE if accompanying else messages.FOLLOWUP_TITLE).format(number=thread.number)
