@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.config import Config
 from bot.fakeline import FakeLinePlatform
+from bot.fakeline.billing import FREE_PLAN
 from bot.links import listen_url
 from bot.runtime import LineChannel, Runtime, build_runtime
 
@@ -47,7 +48,8 @@ def simulator_runtime(config: Config, clock: Clock | None = None) -> Runtime:
 def simulator_app(config: Config, clock: Clock | None = None) -> Flask:
     runtime = simulator_runtime(config, clock)
     app = create_app(runtime)
-    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now)
+    # The free plan (200 counted messages a month), as a new LINE Official Account has.
+    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now, plan=FREE_PLAN)
     app.extensions[EXTENSION] = platform
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {FAKE_LINE_PREFIX: platform.app})  # type: ignore[method-assign]
     attach_simulator(app, runtime, platform)
