@@ -101,6 +101,7 @@ class Month:
     pushes: Counter[str] = field(default_factory=Counter)  # kind -> push requests
     replies: int = 0
     line_total: int = 0  # the fake platform's own count for the month
+    not_pushed: Counter[str] = field(default_factory=Counter)  # "outcome kind reason" -> messages (the ledger)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class Month:
             "counted_by_kind": dict(sorted(self.counted.items())),
             "pushes_by_kind": dict(sorted(self.pushes.items())),
             "free_replies": self.replies,
+            "not_pushed": dict(sorted(self.not_pushed.items())),
         }
 
 
@@ -306,6 +308,13 @@ def _count(net: Network, members: int) -> Month:
         month.counted[kind] += cost
         month.pushes[kind] += 1
     month.line_total = net.platform.billing.counted["2027-02"]
+    try:
+        from models.ledger import LedgerEntry
+    except ImportError:  # before the ledger existed
+        return month
+    with net.runtime.sessions() as session:
+        for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.outcome != "sent")):
+            month.not_pushed[f"{entry.outcome} {entry.kind} {(entry.reason or '').split(':')[0]}".strip()] += 1
     return month
 
 
@@ -321,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"M = {members}: {month.line_total} counted messages in February ({month.replies} free replies)")
         for kind, count in sorted(month.counted.items(), key=lambda item: -item[1]):
             print(f"  {kind:20s} {count:5d}  ({month.pushes[kind]} pushes)")
+        for what, n in sorted(month.not_pushed.items()):
+            print(f"  not pushed: {what} x{n}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"month": "2027-02", "results": results}, ensure_ascii=False, indent=2) + "\n")

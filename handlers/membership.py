@@ -14,6 +14,7 @@ from models.membership import (
     change_kind,
     deactivate_network,
     find_member,
+    is_friend,
     network_for_group,
     register_member,
     set_friend,
@@ -156,6 +157,8 @@ def register(ctx: Context, args: str) -> None:
         else:
             ctx.reply(compose.text(messages.KIND_ORGANIZER_ONLY))
     enqueue_lookup(ctx.session, "member_profile", now=ctx.now, group_id=ctx.group_id, user_id=ctx.user_id)
+    if not is_friend(ctx.session, ctx.user_id):  # added the bot before the webhook was on? LINE knows
+        enqueue_lookup(ctx.session, "profile", now=ctx.now, user_id=ctx.user_id)
     template = messages.REGISTERED_FIRST if first else messages.REGISTERED
     ctx.reply(
         compose.mention_text(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.pipeline import outbox
 from bot.pipeline.delivery_state import record_unsent_in
 from jobs import scheduled
-from models import OutboxMessage, OutboxStatus
+from models import Network, OutboxMessage, OutboxStatus
 from models.ledger import Kind, LedgerOutcome, QuotaMonth, month_of
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ RECONCILE_EVERY = timedelta(hours=1)
 def reconcile_quota(session: Session, now: datetime) -> bool:
     """Ask LINE for the plan's limit and the month's count at least hourly (through the sender,
     the only part that talks to LINE). A failed read changes nothing: the ledger's count stands."""
+    if session.scalar(select(Network.id).where(Network.active.is_(True)).limit(1)) is None:
+        return False  # no network on LINE: nothing is sent, nothing to count
     quota = session.get(QuotaMonth, month_of(now))
     if quota is not None and quota.checked_at is not None and now - quota.checked_at < RECONCILE_EVERY:
         return False

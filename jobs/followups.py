@@ -98,8 +98,7 @@ def nudge_unanswered(session: Session, network: Network, settings: NetworkSettin
     for thread in _open_threads(session, network, now - timedelta(days=settings.nudge_days)):
         if thread.first_response_at is None and thread.outcome is None:
             # Without 本人同意 the group sees the number only (models.consent).
-            summary = (thread.summary or "") if thread.id in shown_in_group(session, [thread]) else ""
-            message = compose.text(messages.NUDGE.format(number=thread.number, summary=summary).rstrip())
+            message = cards.nudge_card(thread, shown=thread.id in shown_in_group(session, [thread]))
             # Worth a free reply, not a push to every member: it waits for the next answer in the group.
             hold = now + NUDGE_HOLD if worth_holding(session, network, now) else None
             sent += send_once(session, thread, network, "nudge", [message], now, hold_until=hold)

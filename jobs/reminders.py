@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.pipeline import outbox
-from bot.replies.meeting_cards import day_reminder, holiday_card, morning_reminder, summary, week_card
+from bot.replies.meeting_cards import attendance_card, day_reminder, holiday_card, morning_reminder, summary, week_card
 from jobs import scheduled
 from models import Member, Network, OutboxMessage, Role
 from models.budget import worth_holding
@@ -135,6 +135,8 @@ def _send(
         return _to_organizers(session, network, [message], key, now, Kind.MEETING_SUMMARY)
     build = {"week": week_card, "day": day_reminder, "morning": morning_reminder}[kind]
     message = build(session, network, schedule, occurrence, now)
+    if kind == "day":  # the attendance buttons on a card of their own: quick replies vanish, PC never shows them
+        return _send_day(session, network, occurrence, message, key, now)
     if kind == "week":  # the one push to the whole group a meeting is worth; held notices go with it
         return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, fold=True)
     # Where a push to the whole group is dear (models/budget.py), the day-before and morning
@@ -143,6 +145,14 @@ def _send(
     # the organizers' summary lists who has not answered.
     hold = occurrence.start if worth_holding(session, network, now) else None
     return _once(session, network.group_id, [message], key, now, KINDS[kind], network.id, hold=hold)
+
+
+def _send_day(
+    session: Session, network: Network, occurrence: Occurrence, message: dict[str, Any], key: str, now: datetime
+) -> int:
+    card = attendance_card(network, occurrence)
+    hold = occurrence.start if worth_holding(session, network, now) else None
+    return _once(session, network.group_id, [message, card], key, now, Kind.MEETING_DAY, network.id, hold=hold)
 
 
 KINDS = {"week": Kind.MEETING_WEEK, "day": Kind.MEETING_DAY, "morning": Kind.MEETING_MORNING}

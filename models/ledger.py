@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ForeignKey, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, utcnow
+from models.base import INSERTS, Base, utcnow
 
 JAPAN = ZoneInfo("Asia/Tokyo")
 
@@ -132,9 +132,11 @@ def counted_this_month(session: Session, now: datetime) -> int:
 
 
 def quota_month(session: Session, month: str) -> QuotaMonth:
+    """The month's row, made if missing (two senders may make it at once: the database decides)."""
     row = session.get(QuotaMonth, month)
     if row is None:
-        row = QuotaMonth(month=month)
-        session.add(row)
-        session.flush()
+        dialect = session.get_bind().dialect.name
+        session.execute(INSERTS[dialect](QuotaMonth).values(month=month).on_conflict_do_nothing())
+        row = session.get(QuotaMonth, month)
+    assert row is not None
     return row

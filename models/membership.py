@@ -132,6 +132,12 @@ def set_friend(session: Session, line_user_id: str, following: bool, now: dateti
         friend.updated_at = now
 
 
+def seen_following(session: Session, line_user_id: str, now: datetime) -> None:
+    """Mark a user as following the bot unless already known so (one read when nothing changes)."""
+    if not is_friend(session, line_user_id):
+        set_friend(session, line_user_id, True, now)
+
+
 def is_friend(session: Session, line_user_id: str) -> bool:
     friend = session.get(Friend, line_user_id)
     return bool(friend and friend.following)

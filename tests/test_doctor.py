@@ -221,6 +221,7 @@ def test_a_channel_secret_that_is_not_one(doctor, capsys):
 
 
 def test_the_message_plan_used_up(doctor, capsys):
+    doctor.platform.set_plan(200)  # the free plan
     code, lines = doctor.run(capsys)
     assert line_of(lines, "message plan")[0] == "✔ message plan: 0 of 200 counted messages used this month"
     doctor.platform.monthly_limit_reached()

@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.fakeline import FakeLinePlatform, FakeLineServer, new_group_id, new_room_id, new_user_id
+from bot.fakeline.billing import FREE_PLAN
 
 JST = ZoneInfo("Asia/Tokyo")
 TOKEN = "billing-token"
@@ -44,7 +45,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def line(clock: Clock) -> FakeLinePlatform:
-    return FakeLinePlatform(TOKEN, clock=clock)
+    return FakeLinePlatform(TOKEN, clock=clock, plan=FREE_PLAN)  # a new LINE Official Account's plan
 
 
 @pytest.fixture
@@ -98,6 +99,10 @@ def test_the_count_is_per_calendar_month_in_japan(api, line, clock):
     assert api.get_message_quota_consumption().total_usage == 1
     clock.now = datetime(2027, 3, 1, 0, 0, tzinfo=JST)  # 28 Feb 15:00 UTC: already March in Japan
     assert api.get_message_quota_consumption().total_usage == 0
+
+
+def test_without_a_plan_there_is_no_limit(clock):
+    assert FakeLinePlatform(TOKEN, clock=clock).billing.allowance is None  # what tests use by default
 
 
 def test_the_plan_and_its_limit(api, line):

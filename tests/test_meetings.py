@@ -263,12 +263,14 @@ def test_three_months_of_reminders_with_a_moved_and_a_cancelled_meeting(world, r
     assert not tick(world)
     at(runtime, "2026-11-24 14:00")
     day_before = tick(world)
-    assert day_before.to(group).text == (
+    assert day_before.to(group).texts == [
         "明日 11月25日（水）14:00 から会議です。\n場所：中央公民館\n"
         "まだ出欠のお返事がない団体：\n・子ども食堂ひまわり @Alice\n"
-        "お手数ですが、出欠をお知らせください。"
-    )
-    assert [b["label"] for b in day_before.to(group).buttons] == ["出席", "欠席", "未定"]
+        "お手数ですが、出欠をお知らせください。",
+        "出欠のお返事\n11月25日（水）14:00\n団体ごとに出欠をお知らせください。\n[出席]\n[欠席]\n[未定]",
+    ]
+    # Buttons on the card (they stay), and the same as quick replies beside them.
+    assert [b["label"] for b in day_before.to(group).buttons] == ["出席", "欠席", "未定"] * 2
     # Alice organizes and follows the bot: the attendance list and final agenda come to her 1:1.
     assert day_before.to(alice.id).text == (
         "【会議の準備】11月25日（水）14:00\n\n出欠\n"

@@ -106,7 +106,7 @@ def rows_of(engine: Engine, table: Table) -> list[dict[str, Any]]:
 
 # Columns a migration turns into something else on purpose, and how to find them afterwards.
 TRANSFORMED = {
-    # 0012b: a calendar URL's secret is kept only as a hash (issue 18, finding 6).
+    # 0014: a calendar URL's secret is kept only as a hash (issue 18, finding 6).
     ("calendar_feeds", "token"): ("token_hash", lambda token: hashlib.sha256(token.encode()).hexdigest()),
 }
 

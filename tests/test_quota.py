@@ -46,6 +46,7 @@ def calls(world, path: str) -> int:
 
 
 def test_the_month_is_read_from_line_at_most_hourly(world):
+    world.platform.set_plan(200)
     group, _ = network_of(world, 4)
     push(world, group.id, "お知らせ")
     reconcile(world)

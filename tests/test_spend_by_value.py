@@ -55,6 +55,8 @@ def test_a_nudge_rides_on_the_next_free_reply_in_the_group(world, net):
 
     held = run(world, follow_up, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
     assert [d.via for d in held.deliveries] == ["held"] and held.text.startswith("#1 にまだ返信がありません。")
+    # The answer buttons are on the card itself (quick replies vanish once anyone posts).
+    assert [b["label"] for b in held.buttons] == ["伝手あり", "手伝えます"]
     assert world.platform.counted_this_month() == 0
 
     world.runtime.clock.set(datetime(2026, 11, 27, 11, 0, tzinfo=JST))
@@ -155,3 +157,30 @@ def test_the_monthly_figures_include_the_months_count(world, net):
     links = Links("https://kasane.example.org", "test-session-key-not-secret")
     figures = run(world, push_monthly_figures, datetime(2026, 12, 1, 9, 0, tzinfo=JST), links=links)
     assert "LINE の送信数（この月）：1通" in figures.to(carol.id).text
+
+
+def timeline_lines(world, number: int = 1) -> list[str]:
+    from bot.web.dashboard.timeline import timeline
+
+    with world.runtime.sessions() as session:
+        thread = session.scalar(select(Thread).where(Thread.number == number))
+        return [f"{e.title}：{'／'.join(e.lines)}" for e in timeline(session, thread) if "フォローアップ" in e.title]
+
+
+def test_the_case_log_says_a_follow_up_was_sent_only_once_line_accepted_it(world, net):
+    group, carol, _, eve = net
+    carol.says(group, "困りごと 配食サービスを探しています")
+    run(world, follow_up, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
+    assert timeline_lines(world) == ["フォローアップ（3日後の呼びかけ）：グループの次の返信に添えて届けます（待機中）"]
+    eve.says(group, "一覧")
+    assert timeline_lines(world) == ["フォローアップ（3日後の呼びかけ）：返信に添えて届けました"]
+
+
+def test_the_case_log_says_why_a_follow_up_was_not_sent(world, net):
+    group, carol, _, _ = net
+    carol.says(group, "困りごと 配食サービスを探しています")
+    run(world, follow_up, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
+    run(world, settle_held, datetime(2026, 11, 29, 10, 10, tzinfo=JST))
+    assert timeline_lines(world) == [
+        "フォローアップ（3日後の呼びかけ）：送れませんでした（添えられる返信がないまま時期を過ぎました）"
+    ]

@@ -39,7 +39,7 @@ class FakeLinePlatform:
         bot_user_id: str | None = None,
         rate_limit: float = 2000.0,
         channel_secret: str | None = None,
-        plan: int | None = FREE_PLAN,
+        plan: int | None = None,
         inspection_key: str | None = None,
     ) -> None:
         self.channel_access_token = channel_access_token
@@ -55,7 +55,8 @@ class FakeLinePlatform:
         self.bot_user_id = bot_user_id or new_user_id()
         self.lock = threading.Lock()
         self.world = World()
-        # The channel's plan (counted messages a month; None: no limit) and what LINE counted.
+        # The channel's plan (counted messages a month; None, the default: no target limit, so a
+        # test pushes freely; the simulator sets the free plan's 200) and what LINE counted.
         self.billing = Billing(allowance=plan)
         self.undelivered: list[Delivery] = []  # pushes accepted for users who do not follow the bot
         self.requests: list[RecordedRequest] = []
@@ -260,6 +261,8 @@ class FakeLinePlatform:
         with self.lock:
             month = month_of(self.now())
             if flag:
+                if self.billing.allowance is None:
+                    self.billing.allowance = FREE_PLAN  # a month that can run out has a limit
                 self.billing.exhausted.add(month)
             else:
                 self.billing.exhausted.discard(month)

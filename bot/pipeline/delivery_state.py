@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from bot import metrics
@@ -209,10 +210,11 @@ def count_push_in(session: Session, row: OutboxMessage, recipients: int | None, 
 def tell_when_spent_in(session: Session, now: datetime, *, spent_up: bool = False) -> None:
     """At 80 % and at 100 % of the month's allowance, every network's group is told once, in its
     next free reply (a held notice, most important first); the 送信数 page shows it too."""
-    month = month_of(now)
-    quota = quota_month(session, month)
     allowance = channel_allowance(session, now)
     spent = allowance if spent_up else channel_spent(session, now)
+    if spent * 100 < allowance * 80:
+        return  # nothing to tell: the quota row is not touched (a push is recorded without it)
+    quota = quota_month(session, month_of(now))
     for share, told in ((100, "told_100_at"), (80, "told_80_at")):
         if spent * 100 >= allowance * share and getattr(quota, told) is None:
             setattr(quota, told, now)
@@ -225,16 +227,23 @@ def tell_when_spent_in(session: Session, now: datetime, *, spent_up: bool = Fals
 def _hold_budget_notice(session: Session, now: datetime, share: int, spent: int, allowance: int) -> None:
     text = (messages.BUDGET_SPENT if share == 100 else messages.BUDGET_80).format(spent=spent, allowance=allowance)
     for network_id, group_id in session.execute(select(Network.id, Network.group_id).where(Network.active)):
-        outbox.enqueue(
-            session,
-            group_id,
-            [compose.text(text)],
-            now=now,
-            kind=Kind.BUDGET_NOTICE,
-            network_id=network_id,
-            hold_until=next_month_start(now),
-            dedupe_key=f"budget:{month_of(now)}:{share}:{network_id}",
-        )
+        key = f"budget:{month_of(now)}:{share}:{network_id}"
+        if outbox.already_queued(session, key):
+            continue
+        try:
+            with session.begin_nested():  # another sender may tell at the same moment: once, by the key
+                outbox.enqueue(
+                    session,
+                    group_id,
+                    [compose.text(text)],
+                    now=now,
+                    kind=Kind.BUDGET_NOTICE,
+                    network_id=network_id,
+                    hold_until=next_month_start(now),
+                    dedupe_key=key,
+                )
+        except IntegrityError:
+            log.info("budget notice %s was queued by another sender", key)
 
 
 def riders_sent_in(session: Session, row: OutboxMessage, via: str, now: datetime) -> None:

@@ -35,6 +35,7 @@ from bot.replies import compose, messages
 from bot.store.sealing import Sealer, Unsealable
 from bot.store.wakeup import LocalWakeup
 from models import EventOutcome, InboxEvent, WebhookEvent
+from models.membership import seen_following
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ def dispatch(registry: Registry, ctx: Context) -> bool:
         return True  # handled: by doing nothing
     event_type = ctx.event_type
     message = ctx.raw.get("message") or {}
+    if ctx.source.get("type") == "user" and ctx.user_id and event_type in ("message", "postback"):
+        # Talking to the bot 1:1 shows it is followed (people who added it before the webhook
+        # was on never sent a follow event): a 1:1 notice to them costs 1, a group push everyone.
+        seen_following(ctx.session, ctx.user_id, ctx.now)
     if event_type == "message" and message.get("type") == "text":
         return registry.dispatch_event(ctx) | registry.dispatch_text(ctx, str(message.get("text", "")))
     if event_type == "postback":

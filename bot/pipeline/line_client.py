@@ -179,6 +179,10 @@ class LineGateway:
     def group_summary(self, group_id: str) -> Result:
         return self._call(self._api.get_group_summary_with_http_info, group_id)
 
+    def profile(self, user_id: str) -> Result:
+        """A user's profile: answered only for users who follow the bot (404 otherwise)."""
+        return self._call(self._api.get_profile_with_http_info, user_id)
+
     def member_count(self, chat_id: str) -> Result:
         """How many members a group ("C…") or room ("R…") has, the bot not counted: what a push there costs."""
         if chat_id.startswith("R"):

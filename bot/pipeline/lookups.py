@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.pipeline.line_client import LineGateway, Outcome, Result
 from models import Member, Network
 from models.ledger import month_of, quota_month
+from models.membership import set_friend
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ def fetch_lookup(gateway: LineGateway, spec: dict[str, Any]) -> Result:
         result = gateway.group_member_profile(spec["group_id"], spec["user_id"])
     elif kind == "leave_group":  # not a read, but a call to LINE with nothing to say: the same road
         result = gateway.leave_group(spec["group_id"])
+    elif kind == "profile":
+        result = gateway.profile(spec["user_id"])
     elif kind == "quota":
         result = _quota(gateway)
     else:
@@ -49,6 +52,10 @@ def _quota(gateway: LineGateway) -> Result:
 
 def store_lookup(session: Session, spec: dict[str, Any], result: Result, now: datetime | None = None) -> None:
     """Keep what LINE answered (the group's name, a member's display name, the month's count)."""
+    if spec.get("lookup") == "profile" and now is not None and result.outcome in (Outcome.SENT, Outcome.NOT_FOUND):
+        # A profile LINE gives shows the user follows the bot; a 404, that they do not (or blocked it).
+        set_friend(session, spec["user_id"], result.outcome == Outcome.SENT, now)
+        return
     if result.outcome != Outcome.SENT:
         if spec.get("lookup") == "quota":  # a failed read leaves Kasane on its own ledger
             log.warning("quota: LINE's count could not be read (%s); the ledger's count stands", result.status)

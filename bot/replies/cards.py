@@ -86,6 +86,22 @@ def outcome_buttons(number: int, network_id: int | None = None) -> list[dict[str
     ]
 
 
+def nudge_card(thread: Thread, *, shown: bool = True) -> Message:
+    """3 days without an answer: the answer buttons on the card itself (quick replies vanish as soon
+    as anyone posts, and LINE for PC never shows them). ``shown``: as in ``followup_card``."""
+    number = thread.number
+    text = messages.NUDGE.format(number=number, summary=(thread.summary or "") if shown else "").rstrip()
+    return compose.card(
+        text,
+        messages.NUDGE_TITLE.format(number=number),
+        [messages.NUDGE_ASK, compose.flex_text(_summary(thread, shown), size="sm")],
+        [
+            compose.postback(messages.BUTTON_CONNECT, "t.connect", n=number),
+            compose.postback(messages.BUTTON_OFFER, "t.offer", n=number),
+        ],
+    )
+
+
 def followup_card(thread: Thread, *, accompanying: bool = False, direct: bool = False, shown: bool = True) -> Message:
     """``direct``: sent 1:1 to the poster, so its buttons name the network; ``shown``: the summary
     may be seen by the group (本人同意, models.consent)."""

@@ -117,6 +117,18 @@ def day_reminder(
     return compose.with_quick_replies(message, answer_buttons(occurrence))
 
 
+def attendance_card(network: Network, occurrence: Occurrence) -> Message:
+    """The attendance buttons as a card (beside the day-before reminder's quick replies)."""
+    when = messages.meeting_when(occurrence.start)
+    return compose.card(
+        messages.MEETING_CARD_ALT.format(name=_name(network), when=when),
+        messages.MEETING_ATTENDANCE_TITLE,
+        [messages.MEETING_CARD_ASK],
+        answer_buttons(occurrence),
+        subtitle=when,
+    )
+
+
 def morning_reminder(
     session: Session, network: Network, schedule: MeetingSchedule, occurrence: Occurrence, now: datetime
 ) -> Message:

@@ -22,6 +22,7 @@ from bot.app import create_app
 from bot.clock import Clock
 from bot.config import Config
 from bot.fakeline import FakeLinePlatform
+from bot.fakeline.billing import FREE_PLAN
 from bot.links import listen_url
 from bot.runtime import LineChannel, Runtime, build_runtime
 
@@ -56,7 +57,8 @@ def simulator_app(config: Config, clock: Clock | None = None) -> Flask:
     runtime = simulator_runtime(config, clock)
     app = create_app(runtime)
     key = secrets.token_urlsafe(16)
-    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now, inspection_key=key)
+    # The free plan (200 counted messages a month), as a new LINE Official Account has.
+    platform = FakeLinePlatform(SIMULATOR_TOKEN, clock=runtime.clock.now, plan=FREE_PLAN, inspection_key=key)
     log.info("fake LINE inspection key (%s/_fake/deliveries?key=...): %s", FAKE_LINE_PREFIX, key)
     app.extensions[EXTENSION] = platform
     dispatched = DispatcherMiddleware(app.wsgi_app, {FAKE_LINE_PREFIX: platform.app})

@@ -67,3 +67,18 @@ COST_KIND_LABELS = {
     "budget_notice": "送信数のお知らせ",
 }
 COST_OUTCOME_LABELS = {"ridden": "返信に添えた", "folded": "まとめて送った", "dropped": "見送った"}
+
+# --- what became of a follow-up (the case log) -------------------------------------------------
+TIMELINE_SENT = "LINE が受け付けました（届けました）"
+TIMELINE_RIDDEN = "返信に添えて届けました"
+TIMELINE_FOLDED = "ほかのお知らせとまとめて届けました"
+TIMELINE_HELD = "グループの次の返信に添えて届けます（待機中）"
+TIMELINE_WAITING = "送信待ち"
+TIMELINE_NOT_SENT = "送れませんでした（{reason}）"
+TIMELINE_REASONS = {
+    "monthly_limit": "今月の LINE の通数が上限に達していました",
+    "no_reply_to_carry": "添えられる返信がないまま時期を過ぎました",
+    "poster_not_a_friend": "投稿した方が友だち追加しておらず、グループの返信もありませんでした",
+    "rejected": "LINE が受け付けませんでした",
+    "other": "LINE に届けられませんでした",
+}

@@ -128,6 +128,8 @@ TIMELINE_LABELS = {
 }
 
 NUDGE = "#{number} にまだ返信がありません。伝手やお手伝いできることがあれば、お知らせください。\n{summary}"
+NUDGE_TITLE = "#{number} にまだ返信がありません。"
+NUDGE_ASK = "伝手やお手伝いできることがあれば、お知らせください。"
 FOLLOWUP_TITLE = "#{number} その後いかがですか？"
 FOLLOWUP_ALT = "#{number} その後いかがですか？"
 FOLLOWUP_ASK = "{poster} さん、#{number} のその後を教えてください。"

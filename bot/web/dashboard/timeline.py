@@ -10,7 +10,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import EventKind, Member, Network, Organization, Response, ResponseKind, Thread, ThreadEvent
+from bot.replies import messages
+from models import (
+    EventKind,
+    Member,
+    Network,
+    Organization,
+    OutboxMessage,
+    OutboxStatus,
+    Response,
+    ResponseKind,
+    Thread,
+    ThreadEvent,
+)
 from models.connections import REFERRAL_KIND_LABELS
 from models.dashboard import ThreadNote
 from models.settings import NetworkSettings, network_settings
@@ -106,8 +118,26 @@ def _retracted(detail: dict[str, Any], thread: Thread) -> tuple[str, list[str]]:
     return TITLES[EventKind.RETRACTED], lines
 
 
+def delivery_line(state: tuple[str, str | None, str | None]) -> str:
+    """What became of a follow-up: sent only once LINE accepted it; otherwise why not."""
+    status, via, error = state
+    if status == OutboxStatus.SENT:
+        return messages.TIMELINE_SENT
+    if status == OutboxStatus.CARRIED:
+        return messages.TIMELINE_RIDDEN if via == "ride" else messages.TIMELINE_FOLDED
+    if status in (OutboxStatus.FAILED, OutboxStatus.DROPPED):
+        code = (error or "").split(":", 1)[0]
+        reason = messages.TIMELINE_REASONS.get(code, messages.TIMELINE_REASONS["other"])
+        return messages.TIMELINE_NOT_SENT.format(reason=reason)
+    return messages.TIMELINE_HELD if status == OutboxStatus.HELD else messages.TIMELINE_WAITING
+
+
 def _lines(
-    event: ThreadEvent, responses: dict[int, Response], thread: Thread, settings: NetworkSettings
+    event: ThreadEvent,
+    responses: dict[int, Response],
+    thread: Thread,
+    settings: NetworkSettings,
+    delivered: dict[str, tuple[str, str | None, str | None]],
 ) -> tuple[str, list[str]]:
     detail = event.detail or {}
     kind = event.kind
@@ -138,7 +168,8 @@ def _lines(
     if kind == EventKind.REOPENED:
         return title, [f"それまでの結果：{_outcome((detail.get('before') or {}).get('outcome'))}"]
     if kind == EventKind.FOLLOWUP:
-        return followup_title(str(detail.get("step", "")), settings), []
+        state = delivered.get(f"followup:{thread.id}:{detail.get('step', '')}")
+        return followup_title(str(detail.get("step", "")), settings), [delivery_line(state)] if state else []
     if kind == EventKind.FLAGGED:
         return title, [f"{settings.flag_days}日間、伝手も申し出もなかったため"]
     if kind == EventKind.RETRACTED:
@@ -174,9 +205,18 @@ def timeline(session: Session, thread: Thread) -> list[Entry]:
     )
     network = session.get(Network, thread.network_id)
     settings = network_settings(network) if network is not None else NetworkSettings()
+    # What became of each follow-up the job queued (its once-only key names it).
+    delivered = {
+        key: (status, via, error)
+        for key, status, via, error in session.execute(
+            select(
+                OutboxMessage.dedupe_key, OutboxMessage.status, OutboxMessage.sent_via, OutboxMessage.last_error
+            ).where(OutboxMessage.dedupe_key.like(f"followup:{thread.id}:%"))
+        )
+    }
     entries = []
     for event in events:
-        title, lines = _lines(event, responses, thread, settings)
+        title, lines = _lines(event, responses, thread, settings, delivered)
         correction = event.kind == EventKind.OUTCOME and bool((event.detail or {}).get("reason"))
         entries.append(
             Entry(event.at, title, _who(event, members, orgs), VIA_LABELS.get(event.via, event.via), lines, correction)

@@ -1,6 +1,6 @@
 """open internet (issue 18), second part: server-side dashboard sessions; calendar URLs per organizer, hashed
 
-Revision ID: 0012b
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07
 
@@ -14,7 +14,7 @@ from alembic import op
 
 import models.base
 
-revision = "0012b"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
