@@ -25,6 +25,7 @@ Definitions (also printed on the report page):
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -180,6 +181,7 @@ class MonthlyReport:
     carried_over: int = 0
     corrections: list[Correction] = field(default_factory=list)
     by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
+    compound: int = 0  # received threads in two or more 分野 (複合)
     referral_kinds: list[tuple[str, int]] = field(default_factory=list)  # つなぎ: formal, informal, 参加支援
     missing: list[tuple[str, int]] = field(default_factory=list)  # 足りなかった資源 recorded in the period
 
@@ -232,8 +234,7 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     """The figures of ``period`` as they stood at its end (see the module's definitions)."""
     report = MonthlyReport(network.id, period)
     cohort = _of_period(network.id, period)
-    categories = Counter(dict(_as_of(session, cohort, period.end, "category")))
-    report.received = sum(categories.values())
+    report.received, categories, report.compound = categories_as_of(session, cohort, period.end)
     order = {name: index for index, name in enumerate(CATEGORIES)}
     report.by_category = sorted(
         ((c or NO_VALUE, n) for c, n in categories.items() if n), key=lambda r: order.get(r[0], 99)
@@ -318,6 +319,65 @@ def _as_of(session: Session, cohort: ColumnElement[bool], moment: datetime, key:
         .group_by(stood)
     ).all()
     return [(value, count) for value, count in rows]
+
+
+def categories_as_of(
+    session: Session, cohort: ColumnElement[bool], moment: datetime
+) -> tuple[int, Counter[str | None], int]:
+    """Threads of ``cohort``, counted under each 分野 they had at ``moment`` (the main one and
+    the others, models.categories), and how many had two or more (複合). One GROUP BY over (main
+    分野, the others as JSON text): a few dozen combinations, expanded here."""
+    sets_also = or_(
+        ThreadEvent.kind == EventKind.POSTED,
+        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "also")).is_not(None)),
+    )
+    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_also])
+    event = aliased(ThreadEvent)
+    also = case(
+        (event.kind == EventKind.POSTED, _detail("also", event)),  # type: ignore[arg-type]
+        else_=_detail(("after", "also"), event),  # type: ignore[arg-type]
+    )
+    main = _category_stood(cohort, moment)
+    rows = session.execute(
+        select(main.c.value, also, func.count())
+        .select_from(Thread)
+        .join(main, main.c.thread_id == Thread.id)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .group_by(main.c.value, also)
+    ).all()
+    counts: Counter[str | None] = Counter()
+    threads = compound = 0
+    for first, others, n in rows:
+        names = [first, *(c for c in (json.loads(others) if others else []) if c != first)]
+        threads += n
+        compound += n if len(set(names)) >= 2 else 0
+        for name in dict.fromkeys(names):
+            counts[name] += n
+    return threads, counts, compound
+
+
+def _category_stood(cohort: ColumnElement[bool], moment: datetime):  # type: ignore[no-untyped-def]
+    """Per thread of ``cohort``: its main 分野 at ``moment`` (see _as_of)."""
+    sets_it = or_(
+        ThreadEvent.kind == EventKind.POSTED,
+        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "category")).is_not(None)),
+    )
+    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_it])
+    event = aliased(ThreadEvent)
+    stood = case(
+        (last.c.id.is_(None), Thread.category),
+        else_=func.coalesce(_detail("category", event), _detail(("after", "category"), event)),  # type: ignore[arg-type]
+    )
+    return (
+        select(Thread.id.label("thread_id"), stood.label("value"))
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .subquery()
+    )
 
 
 def _closing(event: type[ThreadEvent] | ThreadEvent) -> ColumnElement[bool]:

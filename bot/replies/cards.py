@@ -32,14 +32,19 @@ def _state_line(thread: Thread) -> str:
 
 
 def thread_card(
-    thread: Thread, *, with_corrections: bool = False, areas: list[str] | None = None, shown: bool = True
+    thread: Thread,
+    *,
+    with_corrections: bool = False,
+    areas: list[str] | None = None,
+    shown: bool = True,
+    also: list[str] | None = None,
 ) -> Message:
     """``shown``: whether the group may see the summary again (the card answering the post itself
     repeats what the poster has just written there)."""
     number = thread.number
     lines = [
         compose.flex_text(_summary(thread, shown), size="md"),
-        messages.CARD_CATEGORY.format(category=thread.category),
+        messages.CARD_CATEGORY.format(category="・".join([thread.category, *(also or [])])),
         messages.CARD_AREA.format(area=thread.area or messages.AREA_UNSET),
         messages.CARD_COUNTS.format(
             connections=thread.connection_count, offers=thread.offer_count, watchers=thread.watcher_count
@@ -62,6 +67,7 @@ def thread_card(
     )
     if with_corrections:
         chips = [compose.postback(c, "t.category", n=number, c=c) for c in CATEGORIES]
+        chips.append(compose.postback(messages.BUTTON_ADD_CATEGORY, "t.catmenu", n=number))
         if areas:
             chips.append(compose.postback(messages.BUTTON_AREA, "t.areas", n=number))
         card = compose.with_quick_replies(card, chips)

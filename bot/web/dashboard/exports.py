@@ -127,6 +127,7 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
         ("概要", "伝手", report.connections),
         ("概要", "申し出", report.offers),
         ("概要", "フォーマルとインフォーマルがともに関わった困りごと", report.overlap),
+        ("概要", "二つ以上の分野にわたる困りごと（複合）", report.compound),
         ("概要", "つなぎ", sum(n for _, n in report.handovers)),
         ("概要", "うち参加支援（地域の居場所・活動へ）", report.participation),
         ("概要", "翌月へ持ち越し（未終了）" if report.is_month else "期間末に未終了（持ち越し）", report.carried_over),
