@@ -1,6 +1,7 @@
 """Chat and event handlers. Importing this package registers every handler on ``bot.pipeline.registry``."""
 
 from handlers import (  # noqa: F401
+    areas,
     edits,
     help,
     login,

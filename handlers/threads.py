@@ -100,12 +100,13 @@ def set_category(ctx: Context, n: str = "", c: str = "") -> None:
 
 
 @on_postback("t.areas")
-def choose_area(ctx: Context, n: str = "") -> None:
+def choose_area(ctx: Context, n: str = "", p: str = "0") -> None:
     found = access.guard(ctx, number=n)
     if found is None:
         return
     areas = area_names(ctx.session, found.network.id)
-    ctx.reply(cards.area_chooser(found.thread, areas) if areas else compose.text(messages.AREA_NONE))
+    page = int(p) if p.isdigit() else 0
+    ctx.reply(cards.area_chooser(found.thread, areas, page) if areas else compose.text(messages.AREA_NONE))
 
 
 @on_postback("t.area")

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from models.areas import area_names
 from models.casework import OUTCOME_LABELS
 from models.connections import REFERRAL_KIND_LABELS, ReferralKind
 from models.network import Member, Network, Organization, OrgKind
@@ -239,7 +240,12 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.by_category = sorted(
         ((c or NO_VALUE, n) for c, n in categories.items() if n), key=lambda r: order.get(r[0], 99)
     )
-    report.by_area = _by_count(Counter(dict(_as_of(session, cohort, period.end, "area"))), NO_AREA)
+    areas = Counter(dict(_as_of(session, cohort, period.end, "area")))
+    # Every 地区 of the network, in its order, with 0 where nothing came; then names no longer
+    # listed (renamed or merged since) and threads without one, by count.
+    listed = area_names(session, network.id)
+    rest = Counter({name: n for name, n in areas.items() if name not in listed})
+    report.by_area = [(name, areas.get(name, 0)) for name in listed] + _by_count(rest, NO_AREA)
     in_period = and_(Thread.network_id == network.id, Thread.posted_at >= period.start, Thread.posted_at < period.end)
     report.retracted = session.scalar(select(func.count()).where(in_period, _post_unsent_before(period.end))) or 0
     outcomes, handovers, reasons, kinds = outcomes_recorded(session, network, period)

@@ -74,9 +74,26 @@ def thread_card(
     return card
 
 
-def area_chooser(thread: Thread, areas: list[str]) -> Message:
-    chips = [compose.postback(a, "t.area", n=thread.number, r=a) for a in areas[: compose.QUICK_REPLY_LIMIT]]
-    return compose.with_quick_replies(compose.text(messages.AREA_CHOOSE.format(number=thread.number)), chips)
+AREA_PAGE = compose.QUICK_REPLY_LIMIT - 2  # room for 「前へ」 and 「次へ」
+
+
+def area_chooser(thread: Thread, areas: list[str], page: int = 0) -> Message:
+    """The 地区 as quick replies, a page at a time: Kurume's 46 校区 are five pages of 11."""
+    if len(areas) <= compose.QUICK_REPLY_LIMIT:
+        shown, page, pages = areas, 0, 1
+    else:
+        pages = -(-len(areas) // AREA_PAGE)
+        page = min(max(page, 0), pages - 1)
+        shown = areas[page * AREA_PAGE : (page + 1) * AREA_PAGE]
+    chips = [compose.postback(a, "t.area", n=thread.number, r=a) for a in shown]
+    if page > 0:
+        chips.append(compose.postback(messages.AREA_PREVIOUS, "t.areas", n=thread.number, p=page - 1))
+    if page < pages - 1:
+        chips.append(compose.postback(messages.AREA_NEXT, "t.areas", n=thread.number, p=page + 1))
+    prompt = messages.AREA_CHOOSE.format(number=thread.number)
+    if pages > 1:
+        prompt += messages.AREA_PAGE.format(page=page + 1, pages=pages)
+    return compose.with_quick_replies(compose.text(prompt), chips)
 
 
 def outcome_buttons(number: int) -> list[dict[str, Any]]:
