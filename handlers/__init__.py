@@ -5,6 +5,7 @@ from handlers import (  # noqa: F401
     edits,
     help,
     login,
+    meeting_notice,
     meeting_participation,
     meetings,
     membership,

@@ -73,6 +73,8 @@ MEETING_LINK_SET = "オンライン会議のURLを設定しました：{link}"
 MEETING_LINK_CLEARED = "オンライン会議のURLを消しました。"
 MEETING_LINK_FORMS = "「会議リンク https://...」の形で送ってください（消すときは「会議リンク なし」）。"
 MEETING_NOT_SET = "会議の予定はまだありません。世話役の方が「会議設定 毎月第4水曜 14:00 場所」で決められます。"
+MEETING_NOTICE_SET = "会議のお知らせ（出欠と議題）を、会議の{days}日前に送ります。"
+MEETING_NOTICE_USAGE = "形：会議通知 20日前（2〜{longest}日前で指定できます）"
 MEETING_ORGANIZER_ONLY = "すみません、会議の予定や議題を変えられるのは世話役の方だけです。"
 MEETING_GROUP_ONLY = "会議のことは、ネットワークのグループの中で送ってください。"
 
