@@ -20,3 +20,35 @@ def test_the_card_goes_out_twenty_days_ahead(world, runtime, kurume):  # noqa: F
     assert "12月23日" in card.text and "出欠" in card.text
     at(runtime, "2026-12-16 14:05")  # the usual 7 days: nothing more, the card went out once
     assert not tick(world).to(kurume.group)
+
+
+def test_an_extra_meeting_has_its_own_card_reminders_and_place(world, runtime, kurume):  # noqa: F811
+    assert "世話役の方だけ" in kurume.bob.says(kurume.group, "臨時会議 1/14 14:00 市役所").text
+    assert "形：臨時会議" in kurume.alice.says(kurume.group, "臨時会議 あした").text
+    said = kurume.alice.says(kurume.group, "臨時会議 1/14 14:00 市役所 第2会議室")
+    assert said.text.startswith("臨時会議を加えました：1月14日（木）14:00　市役所 第2会議室")
+    taken = kurume.alice.says(kurume.group, "臨時会議 12/23 10:00 公民館")  # the rule's December meeting
+    assert taken.text == "12月23日（水）10:00には、すでに会議があります。別の日を指定してください。"
+
+    at(runtime, "2027-01-07 14:05")  # 7 days before 1-14
+    card = tick(world).to(kurume.group)
+    assert "1月14日" in card.text and "市役所 第2会議室" in card.text
+    at(runtime, "2027-01-13 14:05")  # the day before: those who have not answered are mentioned
+    assert "1月14日" in tick(world).to(kurume.group).text
+
+
+def test_an_extra_meeting_is_in_the_months_report(client, runtime, session, world, kurume):  # noqa: F811
+    from sqlalchemy import select
+    from test_dashboard_world import jst
+
+    from models import Network
+    from models.meeting_minutes import meetings_in
+
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    network = session.scalar(select(Network))
+    held = meetings_in(session, network, jst(2026, 12, 1), jst(2027, 1, 1))
+    session.commit()
+    assert [(m.start.strftime("%m-%d %H:%M") if m.start else None, m.extra) for m in held] == [
+        ("12-02 18:30", True),
+        ("12-23 14:00", False),
+    ]

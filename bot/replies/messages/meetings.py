@@ -75,6 +75,9 @@ MEETING_LINK_FORMS = "「会議リンク https://...」の形で送ってくだ�
 MEETING_NOT_SET = "会議の予定はまだありません。世話役の方が「会議設定 毎月第4水曜 14:00 場所」で決められます。"
 MEETING_NOTICE_SET = "会議のお知らせ（出欠と議題）を、会議の{days}日前に送ります。"
 MEETING_NOTICE_USAGE = "形：会議通知 20日前（2〜{longest}日前で指定できます）"
+MEETING_EXTRA_SET = "臨時会議を加えました：{when}　{place}\nお知らせとリマインドは、いつもの会議と同じように送ります。"
+MEETING_EXTRA_TAKEN = "{when}には、すでに会議があります。別の日を指定してください。"
+MEETING_EXTRA_USAGE = "形：臨時会議 1/14 14:00 場所（月/日 時:分 場所）"
 MEETING_ORGANIZER_ONLY = "すみません、会議の予定や議題を変えられるのは世話役の方だけです。"
 MEETING_GROUP_ONLY = "会議のことは、ネットワークのグループの中で送ってください。"
 

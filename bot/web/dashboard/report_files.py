@@ -208,6 +208,7 @@ def meeting_rows(doc: ReportDocument) -> list[tuple[Any, ...]]:
     rows = []
     for meeting in doc.meetings:
         when = doc.local(meeting.start) if meeting.start else meeting.original.isoformat()
+        when += "（臨時）" if meeting.extra else ""
         discussed = "、".join(f"#{number}（{category}）" for number, category in meeting.discussed)
         rows.append((when, "、".join(meeting.attended), "、".join(meeting.absent), discussed, meeting.minutes or ""))
     return rows
