@@ -183,6 +183,8 @@ class MonthlyReport:
     corrections: list[Correction] = field(default_factory=list)
     by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
     compound: int = 0  # received threads in two or more 分野 (複合)
+    watches: int = 0  # 見守り: 気にかけています given in the period
+    watched: int = 0  # ... to this many threads
     referral_kinds: list[tuple[str, int]] = field(default_factory=list)  # つなぎ: formal, informal, 参加支援
     missing: list[tuple[str, int]] = field(default_factory=list)  # 足りなかった資源 recorded in the period
 
@@ -255,6 +257,7 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.handovers = _by_count(handovers, NO_VALUE)
     report.end_reasons = _by_count(reasons, NO_VALUE)
     report.connections, report.offers = responses_given(session, network, period)
+    report.watches, report.watched = watching_given(session, network, period)
     report.overlap = overlap_count(session, network, cohort, period.end)
     report.first_response = first_response(session, cohort, period.end)
     report.first_response.unanswered = report.received - report.first_response.answered
@@ -585,6 +588,22 @@ def responses_given(session: Session, network: Network, period: Period) -> tuple
         ).all()
     )
     return counts.get(ResponseKind.CONNECTION, 0), counts.get(ResponseKind.OFFER, 0)
+
+
+def watching_given(session: Session, network: Network, period: Period) -> tuple[int, int]:
+    """見守り (004's 見守り訪問活動件数): 気にかけています given in the period, and to how many threads."""
+    watches, threads = session.execute(
+        select(func.count(), func.count(distinct(Response.thread_id)))
+        .join(Thread, Thread.id == Response.thread_id)
+        .where(
+            Thread.network_id == network.id,
+            _counted_at(period.end),
+            Response.created_at >= period.start,
+            Response.created_at < period.end,
+            Response.kind == ResponseKind.WATCH,
+        )
+    ).one()
+    return watches or 0, threads or 0
 
 
 def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool], until: datetime) -> int:

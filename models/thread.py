@@ -128,6 +128,7 @@ class EventKind(StrEnum):
     NOTE = "note"  # coordinator note (dashboard only)
     CONSENT = "consent"  # 本人同意 set (detail: consent, before)
     MISSING = "missing"  # a resource the network lacked for this thread (detail: resource)
+    SHARED = "shared"  # marked (or unmarked) 事例として共有 (detail: shared)
 
 
 class Consent(StrEnum):

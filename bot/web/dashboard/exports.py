@@ -126,6 +126,8 @@ def report_rows(report: MonthlyReport) -> list[tuple[str, str, int | float | Non
         ("概要", "受け付けた困りごと", report.received),
         ("概要", "伝手", report.connections),
         ("概要", "申し出", report.offers),
+        ("概要", "見守り（気にかけています）", report.watches),
+        ("概要", "見守りのあった困りごと", report.watched),
         ("概要", "フォーマルとインフォーマルがともに関わった困りごと", report.overlap),
         ("概要", "二つ以上の分野にわたる困りごと（複合）", report.compound),
         ("概要", "つなぎ", sum(n for _, n in report.handovers)),
