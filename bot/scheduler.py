@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run_job(runtime: Runtime, job: ScheduledJob) -> None:
     try:
         with runtime.sessions.begin() as session:
-            job.run(session, runtime.clock.now(), links=runtime.links)
+            job.run(session, runtime.clock.now(), links=runtime.links, contract=runtime.config.contract())
     except Exception:
         log.exception("job %s failed; it will run again at its next time", job.name)
         metrics.job_ran(job.name, ok=False)
