@@ -33,6 +33,8 @@ def test_an_extra_meeting_has_its_own_card_reminders_and_place(world, runtime, k
     at(runtime, "2027-01-07 14:05")  # 7 days before 1-14
     card = tick(world).to(kurume.group)
     assert "1月14日" in card.text and "市役所 第2会議室" in card.text
+    answered = kurume.bob.presses(kurume.group, card.button("出席"))
+    assert "出席" in answered.text and "1月14日" in answered.text
     at(runtime, "2027-01-13 14:05")  # the day before: those who have not answered are mentioned
     assert "1月14日" in tick(world).to(kurume.group).text
 
