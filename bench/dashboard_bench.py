@@ -40,6 +40,8 @@ PAGES = [
     ("困りごと一覧（1000ページ目）", "threads?page=1000"),
     ("一件（経過つき）", "threads/{number}"),
     ("月報（2026-10）", "report?month=2026-10"),
+    ("年度実績報告（2026年度、月別12か月つき）", "report?fy=2026"),
+    ("月報のPDF（2026-10）", "report.pdf?month=2026-10"),
     ("重なりの図（12か月）", "map"),
     ("団体", "organizations"),
 ]
@@ -49,7 +51,13 @@ GATED = {"困りごと一覧（条件なし）", "月報（2026-10）"}  # the t
 def signed_in_client(url: str) -> tuple[Any, int, int]:
     config = load_config(
         environ={},
-        overrides={"database": {"url": url}, "server": {"secret_key": "bench"}, "scheduler": {"enabled": False}},
+        overrides={
+            "database": {"url": url},
+            "server": {"secret_key": "bench"},
+            "scheduler": {"enabled": False},
+            # build_runtime refuses an empty channel; nothing is sent to LINE here.
+            "line": {"channel_secret": "bench", "channel_access_token": "bench"},
+        },
     )
     app = create_app(build_runtime(config))
     runtime = app.extensions["kasane"]

@@ -12,7 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.contract import Contract
 
 # section -> key -> (type, default)
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
@@ -154,6 +157,12 @@ class Config:
         """A "YYYY-MM-DD" setting as a date (checked when loaded); None when empty."""
         value = self.get(section, key)
         return date.fromisoformat(value) if value else None
+
+    def contract(self) -> Contract:
+        """The contract period ([report] contract_start/contract_end) as a models.contract.Contract."""
+        from models.contract import Contract
+
+        return Contract(self.day("report", "contract_start"), self.day("report", "contract_end"))
 
     @property
     def approves_at_once(self) -> bool:

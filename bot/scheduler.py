@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 def run_job(runtime: Runtime, job: ScheduledJob) -> None:
     try:
         with runtime.sessions.begin() as session:
-            job.run(session, runtime.clock.now(), links=runtime.links, settings=runtime.config)
+            now = runtime.clock.now()
+            job.run(session, now, links=runtime.links, settings=runtime.config, contract=runtime.config.contract())
     except Exception:
         log.exception("job %s failed; it will run again at its next time", job.name)
         metrics.job_ran(job.name, ok=False)

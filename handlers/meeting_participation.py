@@ -15,6 +15,7 @@ from models import Network, Thread
 from models.casework import thread_by_number
 from models.meeting import ANSWERS, answer, find_occurrence, issue_feed, next_meeting, previous_meeting, schedule_of
 from models.meeting_agenda import change_agenda, record_discussed
+from models.meeting_extra import extras
 from models.meeting_rule import RuleError, iso_date, parse_past_date
 from models.membership import member_networks, organized_networks
 from models.outbox import BEARER_TOPIC
@@ -119,6 +120,9 @@ def rsvp(ctx: Context, d: str = "", r: str = "") -> None:
         return
     day = iso_date(d)
     found = find_occurrence(ctx.session, network, day) if day else None
+    extra = next((e.occurrence for e in extras(network) if e.occurrence.original == day), None)
+    if extra is not None and (found is None or found[0] != day):
+        found = (extra.original, extra)  # 臨時会議 (models.meeting_extra)
     if found is None or found[0] != day:
         ctx.reply(compose.text(messages.MEETING_ANSWER_NOT_FOUND))
         return

@@ -10,6 +10,7 @@ from bot.pipeline.suggest import verb_suggestion
 from bot.replies import cards, compose, guide_cards, messages
 from handlers import access
 from handlers.access import Need
+from handlers.categories import CATEGORY_VERBS, change
 from handlers.consent import CONSENT_VERBS, record_consent
 from handlers.resources import missing
 from handlers.responses import typed_response
@@ -33,7 +34,9 @@ RESPONSE_VERBS = {
 }
 DETAIL_LIMIT = 100
 # What may follow a thread number, for 「もしかして…？」 when a verb is slipped.
-registry.verbs({verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開", "不足", *CONSENT_VERBS)})
+registry.verbs(
+    {verb: verb for verb in (*RESPONSE_VERBS, *OUTCOME_BY_LABEL, "再開", "不足", *CONSENT_VERBS, *CATEGORY_VERBS)}
+)
 # ... and their readings typed in kana (see handlers/threads.py).
 registry.verbs(
     {
@@ -117,6 +120,8 @@ def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:
         return lambda ctx, n, rest: record(ctx, n, outcome, rest)
     if verb == "再開":
         return lambda ctx, n, rest: reopen_thread(ctx, n)
+    if verb in CATEGORY_VERBS:
+        return lambda ctx, n, rest: change(ctx, n, verb, rest)
     if verb == "不足":
         return lambda ctx, n, rest: missing(ctx, n, rest)
     if verb in CONSENT_VERBS:

@@ -10,7 +10,8 @@ from handlers.access import Who
 from models import CATEGORIES
 from models.areas import add_areas, area_names
 from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
-from models.classify import guess_area, guess_category
+from models.categories import also_of
+from models.classify import guess_area, guess_categories
 from models.consent import shown_in_group
 from models.network import Network
 from models.privacy import mask
@@ -38,6 +39,7 @@ def post(ctx: Context, text: str) -> None:
         ctx.reply(compose.text(messages.POST_TOO_LONG.format(limit=SUMMARY_LIMIT)))
         return
     areas = area_names(ctx.session, net.id)
+    guessed = guess_categories(text)  # the first mentioned is the main 分野
     message_id = (ctx.raw.get("message") or {}).get("id")
     thread, masked = post_thread(
         ctx.session,
@@ -46,12 +48,13 @@ def post(ctx: Context, text: str) -> None:
         text,
         ctx.now,
         message_id=message_id,
-        category=guess_category(text),
+        category=guessed[0],
         area=guess_area(text, areas),
+        also=guessed[1:],
     )
     ctx.about(thread=thread.number)
     ctx.reply_topic = f"thread:{thread.id}"
-    ctx.reply(cards.thread_card(thread, with_corrections=True, areas=areas))
+    ctx.reply(cards.thread_card(thread, with_corrections=True, areas=areas, also=guessed[1:]))
     if masked.changed and ctx.user_id:
         ctx.reply(cards.privacy_notice(ctx.user_id, masked))
 
@@ -97,12 +100,13 @@ def set_category(ctx: Context, n: str = "", c: str = "") -> None:
 
 
 @on_postback("t.areas")
-def choose_area(ctx: Context, n: str = "") -> None:
+def choose_area(ctx: Context, n: str = "", p: str = "0") -> None:
     found = access.guard(ctx, number=n)
     if found is None:
         return
     areas = area_names(ctx.session, found.network.id)
-    ctx.reply(cards.area_chooser(found.thread, areas) if areas else compose.text(messages.AREA_NONE))
+    page = int(p) if p.isdigit() else 0
+    ctx.reply(cards.area_chooser(found.thread, areas, page) if areas else compose.text(messages.AREA_NONE))
 
 
 @on_postback("t.area")
@@ -179,7 +183,8 @@ def show(ctx: Context, n: str) -> None:
     ctx.reply_topic = f"thread:{thread.id}"
     timeline = timeline_tail(ctx.session, thread, cards.TIMELINE_LINES)
     visible = thread.id in shown_in_group(ctx.session, [thread])
-    ctx.reply(cards.thread_card(thread, shown=visible), cards.timeline_text(timeline, access.timezone(net)))
+    card = cards.thread_card(thread, shown=visible, also=also_of(ctx.session, thread))
+    ctx.reply(card, cards.timeline_text(timeline, access.timezone(net)))
 
 
 @on_command("地区登録", "#地区登録")

@@ -29,6 +29,7 @@ from models import Member, Network, OutboxMessage, Role
 from models.budget import worth_holding
 from models.ledger import Kind
 from models.meeting import MeetingSchedule, Occurrence, occurrences
+from models.meeting_extra import extras_between
 from models.membership import is_friend
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,20 @@ def send_meeting_reminders(session: Session, now: datetime) -> int:
     queued = 0
     rows = session.execute(
         select(Network, MeetingSchedule)
-        .join(MeetingSchedule, MeetingSchedule.network_id == Network.id)
+        .outerjoin(MeetingSchedule, MeetingSchedule.network_id == Network.id)
         .where(Network.active)
         .order_by(Network.id)
     ).all()
     for network, schedule in rows:
         offsets = Offsets.of(network)
-        for occurrence in occurrences(session, network, schedule, now, now + offsets.horizon):
+        end = now + offsets.horizon
+        planned = occurrences(session, network, schedule, now, end) if schedule is not None else []
+        due_now = [(o, schedule) for o in planned]
+        # 臨時会議: its own place, no online link; a network may have extras and no rule.
+        for extra in extras_between(network, now, end):
+            rule = schedule.rule if schedule is not None else ""
+            due_now.append((extra.occurrence, MeetingSchedule(network_id=network.id, rule=rule, place=extra.place)))
+        for occurrence, held_by in due_now:
             for kind, due, until in windows(occurrence, offsets):
                 key = f"meeting:{network.id}:{occurrence.key}:{kind}"
                 if now < due:
@@ -107,7 +115,7 @@ def send_meeting_reminders(session: Session, now: datetime) -> int:
                 if now >= until:
                     _log_skip(session, key, until)
                     continue
-                queued += _send(session, network, schedule, occurrence, kind, key, now)
+                queued += _send(session, network, held_by, occurrence, kind, key, now)
     return queued
 
 

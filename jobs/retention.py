@@ -16,11 +16,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jobs import scheduled
 from models import EventKind, Network, Response, Thread, ThreadEvent, ThreadState
+from models.contract import Contract
 from models.dashboard import DashboardSession, LoginToken, ThreadNote
 from models.meeting import MeetingMinutes
 from models.outbox import erase_thread_messages, trim_delivered
@@ -50,17 +51,24 @@ def cutoff(now: datetime, tz: str) -> datetime:
     return datetime(fiscal_year(now.astimezone(ZoneInfo(tz))) - KEEP_YEARS, 4, 1, tzinfo=ZoneInfo(tz))
 
 
-def _expired(network: Network, now: datetime):  # type: ignore[no-untyped-def]
-    return (
+def _expired(network: Network, now: datetime, contract: Contract | None = None):  # type: ignore[no-untyped-def]
+    tz = network.timezone or "Asia/Tokyo"
+    conditions = [
         Thread.network_id == network.id,
         Thread.state == ThreadState.CLOSED,
-        Thread.closed_at < cutoff(now, network.timezone or "Asia/Tokyo"),
+        Thread.closed_at < cutoff(now, tz),
         Thread.erased_at.is_(None),
-    )
+    ]
+    kept = contract.keeps(tz) if contract else None
+    if kept is not None and now < kept[2]:
+        # Closed inside the contract period: kept until five years after the April following its end.
+        first, after, _ = kept
+        conditions.append(or_(Thread.closed_at >= after, *([Thread.closed_at < first] if first else [])))
+    return conditions
 
 
-def count_expired(session: Session, network: Network, now: datetime) -> int:
-    return session.scalar(select(func.count(Thread.id)).where(*_expired(network, now))) or 0
+def count_expired(session: Session, network: Network, now: datetime, contract: Contract | None = None) -> int:
+    return session.scalar(select(func.count(Thread.id)).where(*_expired(network, now, contract))) or 0
 
 
 def erase_threads(session: Session, ids: list[int], now: datetime) -> None:
@@ -93,6 +101,7 @@ def erase_network(
     *,
     commit: bool = False,
     progress: Callable[[int], None] | None = None,
+    contract: Contract | None = None,
 ) -> int:
     """Erase every expired thread of the network in batches, and the minutes of meetings held
     before the same cutoff; returns how many threads."""
@@ -107,7 +116,8 @@ def erase_network(
     )
     done = 0
     while True:
-        ids = list(session.scalars(select(Thread.id).where(*_expired(network, now)).order_by(Thread.id).limit(BATCH)))
+        expired = _expired(network, now, contract)
+        ids = list(session.scalars(select(Thread.id).where(*expired).order_by(Thread.id).limit(BATCH)))
         if not ids:
             return done
         erase_threads(session, ids, now)
@@ -120,12 +130,12 @@ def erase_network(
 
 
 @scheduled("cron", hour=3, minute=41)
-def erase_expired(session: Session, now: datetime) -> int:
+def erase_expired(session: Session, now: datetime, contract: Contract | None = None) -> int:
     """Daily, not monthly, though every erasure date is a 1st of April: one indexed count per
     network is cheap, and a server down on the night of the 1st must not keep records a
     month longer than the rule allows."""
     networks = session.scalars(select(Network).order_by(Network.id)).all()
-    return sum(erase_network(session, network, now) for network in networks)
+    return sum(erase_network(session, network, now, contract=contract) for network in networks)
 
 
 @scheduled("cron", hour=3, minute=43)

@@ -110,8 +110,9 @@ def post_thread(
     message_id: str | None = None,
     category: str = "その他",
     area: str | None = None,
+    also: list[str] | None = None,
 ) -> tuple[Thread, Masked]:
-    """Open a thread; only the masked text is kept."""
+    """Open a thread; only the masked text is kept. ``also``: further 分野 (models.categories)."""
     masked = mask(text[:SUMMARY_LIMIT])
     thread = Thread(
         network_id=network.id,
@@ -127,7 +128,8 @@ def post_thread(
     )
     session.add(thread)
     session.flush()
-    record_event(session, thread, EventKind.POSTED, now, actor=poster, category=category, area=area)
+    extra = {"also": also} if also else {}
+    record_event(session, thread, EventKind.POSTED, now, actor=poster, category=category, area=area, **extra)
     return thread, masked
 
 

@@ -55,6 +55,17 @@ def guess_category(text: str) -> str:
     return best[1] if best else "その他"
 
 
+def guess_categories(text: str, limit: int = 4) -> list[str]:
+    """Every 分野 the text mentions, the first mentioned first (the main one); その他 when none."""
+    normalised = unicodedata.normalize("NFKC", text)
+    found = []
+    for category, words in CATEGORY_KEYWORDS.items():
+        positions = [normalised.find(word) for word in words if word in normalised]
+        if positions:
+            found.append((min(positions), category))
+    return [category for _, category in sorted(found)][:limit] or ["その他"]
+
+
 def guess_area(text: str, areas: list[str]) -> str | None:
     normalised = unicodedata.normalize("NFKC", text)
     found = [(normalised.find(a), a) for a in areas if a and a in normalised]

@@ -23,6 +23,7 @@ from models.meeting import (
     occurrences,
     schedule_of,
 )
+from models.meeting_extra import extras_between
 from models.network import Member, Network, Organization
 from models.privacy import Masked, mask
 from models.thread import Thread
@@ -38,6 +39,7 @@ class MeetingOfPeriod:
     absent: list[str] = field(default_factory=list)  # answered 欠席
     discussed: list[tuple[int, str]] = field(default_factory=list)  # (number, 分野)
     minutes: str | None = None
+    extra: bool = False  # 臨時会議
 
 
 def write_minutes(
@@ -74,6 +76,10 @@ def meetings_in(session: Session, network: Network, start: datetime, end: dateti
     held: list[Occurrence] = occurrences(session, network, schedule, since, end) if schedule and since < end else []
     for occurrence in held:
         found[occurrence.original] = MeetingOfPeriod(occurrence.original, occurrence.start)
+    for extra in extras_between(network, since, end):  # 臨時会議
+        found[extra.occurrence.original] = MeetingOfPeriod(
+            extra.occurrence.original, extra.occurrence.start, extra=True
+        )
     recorded = session.execute(
         select(MeetingRecord.meeting, Thread.number, Thread.category)
         .join(Thread, Thread.id == MeetingRecord.thread_id)
@@ -88,7 +94,7 @@ def meetings_in(session: Session, network: Network, start: datetime, end: dateti
     dated = {day for day, _, _ in recorded} | set(minutes)
     for day in dated:
         # A meeting the rule does not (or no longer) gives: by its own date.
-        if day not in found and zone_start <= day < zone_end and not any(o.original == day for o in held):
+        if day not in found and zone_start <= day < zone_end:
             found[day] = MeetingOfPeriod(day, None)
     for day, number, category in recorded:
         if day in found:

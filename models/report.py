@@ -25,6 +25,7 @@ Definitions (also printed on the report page):
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,10 +44,10 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union,
 )
 from sqlalchemy.orm import Session, aliased
 
+from models.areas import area_names
 from models.casework import OUTCOME_LABELS
 from models.connections import REFERRAL_KIND_LABELS, ReferralKind
 from models.network import Member, Network, Organization, OrganizationChange, OrgKind
@@ -181,6 +182,9 @@ class MonthlyReport:
     carried_over: int = 0
     corrections: list[Correction] = field(default_factory=list)
     by_consent: list[tuple[str, int]] = field(default_factory=list)  # 本人同意 of the received threads
+    compound: int = 0  # received threads in two or more 分野 (複合)
+    watches: int = 0  # 見守り: 気にかけています given in the period
+    watched: int = 0  # ... to this many threads
     referral_kinds: list[tuple[str, int]] = field(default_factory=list)  # つなぎ: formal, informal, 参加支援
     missing: list[tuple[str, int]] = field(default_factory=list)  # 足りなかった資源 recorded in the period
 
@@ -233,13 +237,17 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     """The figures of ``period`` as they stood at its end (see the module's definitions)."""
     report = MonthlyReport(network.id, period)
     cohort = _of_period(network.id, period)
-    categories = Counter(dict(_as_of(session, cohort, period.end, "category")))
-    report.received = sum(categories.values())
+    report.received, categories, report.compound = categories_as_of(session, cohort, period.end)
     order = {name: index for index, name in enumerate(CATEGORIES)}
     report.by_category = sorted(
         ((c or NO_VALUE, n) for c, n in categories.items() if n), key=lambda r: order.get(r[0], 99)
     )
-    report.by_area = _by_count(Counter(dict(_as_of(session, cohort, period.end, "area"))), NO_AREA)
+    areas = Counter(dict(_as_of(session, cohort, period.end, "area")))
+    # Every 地区 of the network, in its order, with 0 where nothing came; then names no longer
+    # listed (renamed or merged since) and threads without one, by count.
+    listed = area_names(session, network.id)
+    rest = Counter({name: n for name, n in areas.items() if name not in listed})
+    report.by_area = [(name, areas.get(name, 0)) for name in listed] + _by_count(rest, NO_AREA)
     in_period = and_(Thread.network_id == network.id, Thread.posted_at >= period.start, Thread.posted_at < period.end)
     report.retracted = session.scalar(select(func.count()).where(in_period, _post_unsent_before(period.end))) or 0
     outcomes, handovers, reasons, kinds = outcomes_recorded(session, network, period)
@@ -249,6 +257,7 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.handovers = _by_count(handovers, NO_VALUE)
     report.end_reasons = _by_count(reasons, NO_VALUE)
     report.connections, report.offers = responses_given(session, network, period)
+    report.watches, report.watched = watching_given(session, network, period)
     report.overlap = overlap_count(session, network, cohort, period.end)
     report.first_response = first_response(session, cohort, period.end)
     report.first_response.unanswered = report.received - report.first_response.answered
@@ -284,14 +293,21 @@ def consent_counts(session: Session, cohort: ColumnElement[bool], moment: dateti
     return [(label, counts[str(value)]) for value, label in CONSENT_LABELS.items()]
 
 
-def _last_event(where: list[ColumnElement[bool]]):  # type: ignore[no-untyped-def]
-    """Per thread, the id of its last event matching ``where`` (ids grow with time)."""
-    return (
-        select(ThreadEvent.thread_id.label("thread_id"), func.max(ThreadEvent.id).label("id"))
-        .where(*where)
-        .group_by(ThreadEvent.thread_id)
-        .subquery()
-    )
+def _last_event(where: list[ColumnElement[bool]], network_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Per thread, the id of its last event matching ``where`` (ids grow with time). With
+    ``network_id`` the events are read by time first (ix_thread_events_kind_at) and joined to
+    their threads, instead of probing every thread of the network."""
+    query = select(ThreadEvent.thread_id.label("thread_id"), func.max(ThreadEvent.id).label("id"))
+    if network_id is not None:
+        query = query.where(_event_in(network_id))
+    return query.where(*where).group_by(ThreadEvent.thread_id).subquery()
+
+
+def _event_in(network_id: int) -> ColumnElement[bool]:
+    """The event's thread is the network's: a primary-key probe per event, so the planner reads
+    the events by (kind, at) (ix_thread_events_kind_at) instead of walking every thread (a join
+    lets SQLite start from the threads)."""
+    return select(literal(1)).where(Thread.id == ThreadEvent.thread_id, Thread.network_id == network_id).exists()
 
 
 def _as_of(session: Session, cohort: ColumnElement[bool], moment: datetime, key: str) -> list[tuple[str | None, int]]:
@@ -321,6 +337,65 @@ def _as_of(session: Session, cohort: ColumnElement[bool], moment: datetime, key:
     return [(value, count) for value, count in rows]
 
 
+def categories_as_of(
+    session: Session, cohort: ColumnElement[bool], moment: datetime
+) -> tuple[int, Counter[str | None], int]:
+    """Threads of ``cohort``, counted under each 分野 they had at ``moment`` (the main one and
+    the others, models.categories), and how many had two or more (複合). One GROUP BY over (main
+    分野, the others as JSON text): a few dozen combinations, expanded here."""
+    sets_also = or_(
+        ThreadEvent.kind == EventKind.POSTED,
+        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "also")).is_not(None)),
+    )
+    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_also])
+    event = aliased(ThreadEvent)
+    also = case(
+        (event.kind == EventKind.POSTED, _detail("also", event)),  # type: ignore[arg-type]
+        else_=_detail(("after", "also"), event),  # type: ignore[arg-type]
+    )
+    main = _category_stood(cohort, moment)
+    rows = session.execute(
+        select(main.c.value, also, func.count())
+        .select_from(Thread)
+        .join(main, main.c.thread_id == Thread.id)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .group_by(main.c.value, also)
+    ).all()
+    counts: Counter[str | None] = Counter()
+    threads = compound = 0
+    for first, others, n in rows:
+        names = [first, *(c for c in (json.loads(others) if others else []) if c != first)]
+        threads += n
+        compound += n if len(set(names)) >= 2 else 0
+        for name in dict.fromkeys(names):
+            counts[name] += n
+    return threads, counts, compound
+
+
+def _category_stood(cohort: ColumnElement[bool], moment: datetime):  # type: ignore[no-untyped-def]
+    """Per thread of ``cohort``: its main 分野 at ``moment`` (see _as_of)."""
+    sets_it = or_(
+        ThreadEvent.kind == EventKind.POSTED,
+        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "category")).is_not(None)),
+    )
+    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_it])
+    event = aliased(ThreadEvent)
+    stood = case(
+        (last.c.id.is_(None), Thread.category),
+        else_=func.coalesce(_detail("category", event), _detail(("after", "category"), event)),  # type: ignore[arg-type]
+    )
+    return (
+        select(Thread.id.label("thread_id"), stood.label("value"))
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(event, event.id == last.c.id)
+        .where(cohort)
+        .subquery()
+    )
+
+
 def _closing(event: type[ThreadEvent] | ThreadEvent) -> ColumnElement[bool]:
     """The event left its thread closed: an outcome other than 伴走."""
     return and_(
@@ -339,23 +414,28 @@ def carried_over(session: Session, network: Network, period: Period) -> int:
     """
     since = (
         select(ThreadEvent.thread_id)
-        .join(Thread, Thread.id == ThreadEvent.thread_id)
-        .where(Thread.network_id == network.id, ThreadEvent.at >= period.end, ThreadEvent.kind.in_(STATE_KINDS))
+        # No DISTINCT: IN dedups, and DISTINCT makes SQLite walk every event in thread order.
+        .where(_event_in(network.id), ThreadEvent.at >= period.end, ThreadEvent.kind.in_(STATE_KINDS))
     )
-    open_now = select(Thread.id).where(Thread.network_id == network.id, Thread.state == ThreadState.OPEN)
-    candidates = union(open_now, since).subquery()
+    # Open now and unchanged since the end: open at the end too, no event to read.
+    unchanged = session.scalar(
+        select(func.count()).where(
+            Thread.network_id == network.id,
+            Thread.state == ThreadState.OPEN,
+            Thread.posted_at < period.end,
+            _counted_at(period.end),
+            Thread.id.not_in(since),
+        )
+    )
+    # Changed since the end (few, for a recent period): how the timeline left them at the end.
     last = _last_event(
-        [
-            ThreadEvent.thread_id.in_(select(candidates.c[0])),
-            ThreadEvent.at < period.end,
-            ThreadEvent.kind.in_(STATE_KINDS),
-        ]
+        [ThreadEvent.thread_id.in_(since), ThreadEvent.at < period.end, ThreadEvent.kind.in_(STATE_KINDS)]
     )
     event = aliased(ThreadEvent)
-    count = session.scalar(
+    then_open = session.scalar(
         select(func.count())
         .select_from(Thread)
-        .join(candidates, candidates.c[0] == Thread.id)
+        .where(Thread.id.in_(since))
         .outerjoin(last, last.c.thread_id == Thread.id)
         .outerjoin(event, event.id == last.c.id)
         .where(
@@ -364,7 +444,7 @@ def carried_over(session: Session, network: Network, period: Period) -> int:
             or_(event.id.is_(None), ~_closing(event)),
         )
     )
-    return count or 0
+    return (unchanged or 0) + (then_open or 0)
 
 
 def _changes_in(network: Network, period: Period):  # type: ignore[no-untyped-def]
@@ -372,11 +452,11 @@ def _changes_in(network: Network, period: Period):  # type: ignore[no-untyped-de
     before the period: where it ended up, and where it started from."""
     within = _last_event(
         [
-            ThreadEvent.thread_id.in_(select(Thread.id).where(Thread.network_id == network.id)),
             ThreadEvent.at >= period.start,
             ThreadEvent.at < period.end,
             ThreadEvent.kind.in_((EventKind.OUTCOME, EventKind.REOPENED)),
-        ]
+        ],
+        network.id,
     )
     before = _last_event(
         [
@@ -520,6 +600,22 @@ def responses_given(session: Session, network: Network, period: Period) -> tuple
         ).all()
     )
     return counts.get(ResponseKind.CONNECTION, 0), counts.get(ResponseKind.OFFER, 0)
+
+
+def watching_given(session: Session, network: Network, period: Period) -> tuple[int, int]:
+    """見守り (004's 見守り訪問活動件数): 気にかけています given in the period, and to how many threads."""
+    watches, threads = session.execute(
+        select(func.count(), func.count(distinct(Response.thread_id)))
+        .join(Thread, Thread.id == Response.thread_id)
+        .where(
+            Thread.network_id == network.id,
+            _counted_at(period.end),
+            Response.created_at >= period.start,
+            Response.created_at < period.end,
+            Response.kind == ResponseKind.WATCH,
+        )
+    ).one()
+    return watches or 0, threads or 0
 
 
 def overlap_count(session: Session, network: Network, cohort: ColumnElement[bool], until: datetime) -> int:

@@ -128,6 +128,7 @@ class EventKind(StrEnum):
     NOTE = "note"  # coordinator note (dashboard only)
     CONSENT = "consent"  # 本人同意 set (detail: consent, before)
     MISSING = "missing"  # a resource the network lacked for this thread (detail: resource)
+    SHARED = "shared"  # marked (or unmarked) 事例として共有 (detail: shared)
 
 
 class Consent(StrEnum):
@@ -145,11 +146,7 @@ class ThreadEvent(Base):
     """One entry of a thread's timeline: never updated, never deleted (except retention of text)."""
 
     __tablename__ = "thread_events"
-    __table_args__ = (
-        Index("ix_thread_events_thread_at", "thread_id", "at"),
-        # A period's figures read the events inside it (models/report.py).
-        Index("ix_thread_events_at_kind", "at", "kind"),
-    )
+    __table_args__ = (Index("ix_thread_events_thread_at", "thread_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))

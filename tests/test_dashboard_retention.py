@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -137,3 +137,57 @@ def test_cli_retention_dry_run_then_for_real(tmp_path: Path, database_url, sessi
     captured = capsys.readouterr()
     assert f"erased {len(due)} threads" in captured.out and f"network {net.id}: {len(due)}/{len(due)}" in captured.err
     assert erased(session, threads) == due
+
+
+def test_a_contract_period_keeps_its_records_five_years_from_the_april_after_its_end(session, old_threads):
+    """業務完了の翌年度4月1日から5年: a two-year contract 2020-04-01〜2022-03-31 keeps every thread
+    closed inside it until 2027-03-31, though May 2020's own rule would let it go on 2026-04-01."""
+    from models.contract import Contract
+
+    net, threads = old_threads
+    two_years = Contract(date(2020, 4, 1), date(2022, 3, 31))
+
+    assert erase_expired(session, jst(2026, 4, 1), contract=two_years) == 0
+    assert erase_expired(session, jst(2027, 3, 31, 23, 59), contract=two_years) == 0
+    assert erase_expired(session, jst(2027, 4, 1), contract=two_years) == 3
+    assert erased(session, threads) == {"may2020", "mar2021", "apr2021"}
+
+
+def test_a_one_year_contract_changes_nothing_for_its_own_year(session, old_threads):
+    """Contract 2020-04-01〜2021-03-31: its threads go from 2026-04-01 as by their own dates; April
+    2021's thread belongs to the next period and goes from 2027-04-01."""
+    from models.contract import Contract
+
+    net, threads = old_threads
+    one_year = Contract(date(2020, 4, 1), date(2021, 3, 31))
+
+    assert erase_expired(session, jst(2026, 3, 31, 23, 59), contract=one_year) == 0
+    assert erase_expired(session, jst(2026, 4, 1), contract=one_year) == 2
+    assert erased(session, threads) == {"may2020", "mar2021"}
+    assert erase_expired(session, jst(2027, 4, 1), contract=one_year) == 1
+
+
+def test_the_daily_job_reads_the_contract_from_the_configuration(database_url, old_threads, clock, engine):
+    """The scheduler hands the job [report] contract_end: the two-year contract keeps May 2020."""
+    from conftest import make_config
+
+    from bot.runtime import build_runtime
+    from bot.scheduler import run_job
+    from jobs import load_all
+
+    config = make_config(
+        database_url, "http://127.0.0.1:9", report={"contract_start": "2020-04-01", "contract_end": "2022-03-31"}
+    )
+    runtime = build_runtime(config, clock=clock, engine=engine)
+    try:
+        job = next(j for j in load_all() if j.name.endswith("erase_expired"))
+        clock.set(jst(2026, 4, 1, 3, 41))
+        run_job(runtime, job)
+        with runtime.sessions() as session:
+            assert erased(session, old_threads[1]) == set()
+        clock.set(jst(2027, 4, 1, 3, 41))
+        run_job(runtime, job)
+        with runtime.sessions() as session:
+            assert erased(session, old_threads[1]) == {"may2020", "mar2021", "apr2021"}
+    finally:
+        runtime.close()

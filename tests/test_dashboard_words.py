@@ -50,6 +50,7 @@ def every_kind_of_event(session):
     reopen(session, thread, poster, at)
     set_consent(session, thread, poster, Consent.NO, at)
     record_missing(session, thread, poster, "移動手段", at)
+    record_event(session, thread, EventKind.SHARED, at, actor=poster, via="dashboard", shared=True)
     retract(session, thread, at, actor=poster)
     session.flush()
     return net, thread

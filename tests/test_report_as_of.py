@@ -10,6 +10,7 @@ The story (Japan time), counted by hand below:
   12-16 #1 corrected on the dashboard: つなぎ → 解決 (the issue's example)
   12-20 #2 再開
   01-10 #2 緩和
+  01-12 #1 also 健康 (a second 分野)
   02-01 each month is computed again, then again after retention erased every text
 """
 
@@ -23,6 +24,7 @@ from test_dashboard_world import ORGS, close, jst, make_network, post, respond
 from jobs.retention import erase_threads
 from models import Outcome, ResponseKind
 from models.casework import correct, reopen, set_outcome
+from models.categories import add_category
 from models.report import Correction, month_period, monthly_report, months_period
 
 TZ = "Asia/Tokyo"
@@ -52,6 +54,7 @@ def story(session):
     set_outcome(session, first, None, Outcome.RESOLVED, jst(2026, 12, 16, 15), reason="電話で確認", via="dashboard")
     reopen(session, second, net.members["民生委員会"], jst(2026, 12, 20))
     close(session, net, second, "民生委員会", Outcome.EASED, jst(2027, 1, 10))
+    add_category(session, first, None, "健康", jst(2027, 1, 12))
     session.commit()
     return net
 
@@ -71,7 +74,7 @@ def test_each_month_computed_in_february_is_the_hand_count(session, story):
 
     # October: two received, as they stood on 10-31 (#1 still 高齢); #2 解決; #1 open.
     assert october.received == 2
-    assert october.by_category == [("高齢", 1), ("困窮", 1)]
+    assert october.by_category == [("高齢", 1), ("困窮", 1)] and october.compound == 0
     assert october.by_area == [("東部", 1), ("西部", 1)]
     assert (october.connections, october.offers) == (1, 0)
     assert outcomes(october) == {"解決": 1}
@@ -100,7 +103,8 @@ def test_a_longer_period_counts_where_things_stood_at_its_end(session, story):
     autumn = monthly_report(session, story.network, months_period((2026, 10), (2027, 1), TZ))
 
     assert autumn.received == 2
-    assert autumn.by_category == [("困窮", 2)]  # #1 corrected inside the period
+    assert autumn.by_category == [("困窮", 2), ("健康", 1)]  # #1 corrected and given 健康 inside the period
+    assert autumn.compound == 1
     assert outcomes(autumn) == {"解決": 1, "緩和": 1}  # #1 as corrected, #2 as closed again
     assert autumn.handovers == [] and autumn.carried_over == 0
     assert autumn.corrections == []  # nothing recorded before October was changed

@@ -8,6 +8,7 @@ import pytest
 from test_dashboard_browser import ARGS, CHROMIUM, browser, served, shoot  # noqa: F401 (fixtures)
 from test_dashboard_world import jst, login_link, october_case_log, path_of
 
+from models.areas import add_areas
 from models.meeting import answer, set_schedule
 from models.meeting_agenda import record_discussed
 from models.meeting_rule import parse_rule
@@ -37,8 +38,9 @@ def test_a_coordinator_hands_in_october_and_writes_the_minutes(browser, served, 
 
     # T8 has no consent: it is listed for the 支援会議, on the dashboard only.
     page.goto(f"{served}/dashboard/n/{net.id}/threads/8")
-    page.get_by_label("なし").check()
-    page.get_by_role("button", name="記録する").click()
+    consent = page.get_by_role("region", name="本人同意")
+    consent.get_by_label("なし").check()
+    consent.get_by_role("button", name="記録する").click()
     assert "未確認 → なし" in page.locator("ol.timeline").inner_text()
     page.goto(f"{served}/dashboard/n/{net.id}/meetings")
     assert "#8" in page.locator("#support-title + p + table").inner_text()
@@ -57,4 +59,11 @@ def test_a_coordinator_hands_in_october_and_writes_the_minutes(browser, served, 
     assert "年度実績報告：2026年度" in page.inner_text("h1")
     assert page.locator("#months-title + div table tbody tr").count() == 12
     shoot(page, tmp_path, "dashboard-report-year.png")
+
+    # Kurume's 46 校区 on the 地区 page, in order, with their threads.
+    add_areas(session, net.id, [f"第{n}校区" for n in range(1, 47)])
+    session.commit()
+    page.goto(f"{served}/dashboard/n/{net.id}/areas")
+    assert page.locator("table.figures tbody tr").count() == 46
+    shoot(page, tmp_path, "dashboard-areas.png")
     context.close()

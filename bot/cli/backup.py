@@ -17,11 +17,8 @@ def _configure_backup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="the file to write (default: [backup] directory / kasane-<time>.tar.gz|.dump)")
 
 
-@command(
-    "backup",
-    help="back up the database while Kasane runs (SQLite: gzip'd copy; PostgreSQL: pg_dump)",
-    configure=_configure_backup,
-)
+@command("backup", help="back up the database while Kasane runs (SQLite: gzip'd copy; PostgreSQL: pg_dump)",
+         configure=_configure_backup)
 def backup(args: argparse.Namespace, config: Config) -> int:
     url = config.database_url
     now = datetime.now(ZoneInfo(config.timezone))

@@ -167,15 +167,17 @@ def retention(args: argparse.Namespace, config: Config) -> int:
     from jobs.retention import count_expired, cutoff, erase_network
 
     now = Clock().now()
+    contract = config.contract()  # [report] contract_end keeps its period's records longer
     sessions = open_sessions(config)
     total = 0
     with sessions() as session:
         for network in session.scalars(select(Network).order_by(Network.id)).all():
-            count = count_expired(session, network, now)
+            count = count_expired(session, network, now, contract)
             limit = cutoff(now, network.timezone or "Asia/Tokyo").date().isoformat()
             print(f"network {network.id}: {count:,} threads closed before {limit} to erase")
             if count and not args.dry_run:
-                erase_network(session, network, now, commit=True, progress=_progress(f"network {network.id}", count))
+                progress = _progress(f"network {network.id}", count)
+                erase_network(session, network, now, commit=True, progress=progress, contract=contract)
             total += count
         session.commit()
     print(f"{'would erase' if args.dry_run else 'erased'} {total:,} threads in all")

@@ -240,7 +240,9 @@ class Doctor:
         try:
             current = current_revisions(self.engine)
         except SQLAlchemyError as exc:
-            return Check(False, f"the database does not answer ({exc.__class__.__name__})", "check [database] url")
+            return Check(
+                False, f"the database does not answer ({exc.__class__.__name__})", "check [database] url"
+            )
         head = head_revisions(self.config.database_url)
         if current != head:
             shown = ", ".join(sorted(current)) or "empty"

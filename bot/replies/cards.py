@@ -32,14 +32,19 @@ def _state_line(thread: Thread) -> str:
 
 
 def thread_card(
-    thread: Thread, *, with_corrections: bool = False, areas: list[str] | None = None, shown: bool = True
+    thread: Thread,
+    *,
+    with_corrections: bool = False,
+    areas: list[str] | None = None,
+    shown: bool = True,
+    also: list[str] | None = None,
 ) -> Message:
     """``shown``: whether the group may see the summary again (the card answering the post itself
     repeats what the poster has just written there)."""
     number = thread.number
     lines = [
         compose.flex_text(_summary(thread, shown), size="md"),
-        messages.CARD_CATEGORY.format(category=thread.category),
+        messages.CARD_CATEGORY.format(category="・".join([thread.category, *(also or [])])),
         messages.CARD_AREA.format(area=thread.area or messages.AREA_UNSET),
         messages.CARD_COUNTS.format(
             connections=thread.connection_count, offers=thread.offer_count, watchers=thread.watcher_count
@@ -62,15 +67,33 @@ def thread_card(
     )
     if with_corrections:
         chips = [compose.postback(c, "t.category", n=number, c=c) for c in CATEGORIES]
+        chips.append(compose.postback(messages.BUTTON_ADD_CATEGORY, "t.catmenu", n=number))
         if areas:
             chips.append(compose.postback(messages.BUTTON_AREA, "t.areas", n=number))
         card = compose.with_quick_replies(card, chips)
     return card
 
 
-def area_chooser(thread: Thread, areas: list[str]) -> Message:
-    chips = [compose.postback(a, "t.area", n=thread.number, r=a) for a in areas[: compose.QUICK_REPLY_LIMIT]]
-    return compose.with_quick_replies(compose.text(messages.AREA_CHOOSE.format(number=thread.number)), chips)
+AREA_PAGE = compose.QUICK_REPLY_LIMIT - 2  # room for 「前へ」 and 「次へ」
+
+
+def area_chooser(thread: Thread, areas: list[str], page: int = 0) -> Message:
+    """The 地区 as quick replies, a page at a time: Kurume's 46 校区 are five pages of 11."""
+    if len(areas) <= compose.QUICK_REPLY_LIMIT:
+        shown, page, pages = areas, 0, 1
+    else:
+        pages = -(-len(areas) // AREA_PAGE)
+        page = min(max(page, 0), pages - 1)
+        shown = areas[page * AREA_PAGE : (page + 1) * AREA_PAGE]
+    chips = [compose.postback(a, "t.area", n=thread.number, r=a) for a in shown]
+    if page > 0:
+        chips.append(compose.postback(messages.AREA_PREVIOUS, "t.areas", n=thread.number, p=page - 1))
+    if page < pages - 1:
+        chips.append(compose.postback(messages.AREA_NEXT, "t.areas", n=thread.number, p=page + 1))
+    prompt = messages.AREA_CHOOSE.format(number=thread.number)
+    if pages > 1:
+        prompt += messages.AREA_PAGE.format(page=page + 1, pages=pages)
+    return compose.with_quick_replies(compose.text(prompt), chips)
 
 
 def outcome_buttons(number: int, network_id: int | None = None) -> list[dict[str, Any]]:

@@ -266,7 +266,9 @@ def _postgres_restore(path: Path, url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            tables = connection.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"))
+            tables = connection.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+            )
     finally:
         engine.dispose()
     if tables:

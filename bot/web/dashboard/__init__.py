@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def register(app: Flask, runtime: Runtime) -> None:
     # Route modules attach their views to the blueprint when imported.
-    from bot.web.dashboard import auth, cost, delivery, pages, reports, threads  # noqa: F401
+    from bot.web.dashboard import areas, auth, cost, delivery, pages, reports, threads  # noqa: F401
     from bot.web.dashboard.web import bp, csrf
 
     config = runtime.config

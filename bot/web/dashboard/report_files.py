@@ -71,6 +71,9 @@ TABLES = (
     "足りなかった資源",
     "本人同意",
 )
+# A big network has a thousand and more pairs of organizations: a PDF of them takes WeasyPrint
+# half a minute and nobody reads page 30. The PDF keeps the strongest; the Excel has them all.
+PDF_EDGES = 40
 TEMPLATES = Path(__file__).parent / "templates"
 # A month's 月報 is due on the 15th of the next month (Kurume's specification, §6(5)).
 MONTHLY_DUE_DAY = 15
@@ -208,6 +211,7 @@ def meeting_rows(doc: ReportDocument) -> list[tuple[Any, ...]]:
     rows = []
     for meeting in doc.meetings:
         when = doc.local(meeting.start) if meeting.start else meeting.original.isoformat()
+        when += "（臨時）" if meeting.extra else ""
         discussed = "、".join(f"#{number}（{category}）" for number, category in meeting.discussed)
         rows.append((when, "、".join(meeting.attended), "、".join(meeting.absent), discussed, meeting.minutes or ""))
     return rows
@@ -258,7 +262,8 @@ def pdf_bytes(doc: ReportDocument) -> bytes:
     html = env.get_template("dashboard/report_print.html").render(
         doc=doc,
         tables=tables(doc),
-        edges=edge_rows(doc.edges),
+        edges=edge_rows(doc.edges[:PDF_EDGES]),  # the strongest first; Excel lists every pair
+        more_edges=max(0, len(doc.edges) - PDF_EDGES),
         corrections=correction_rows(doc),
         month_columns=MONTH_HEADINGS,
         months=month_rows(doc),

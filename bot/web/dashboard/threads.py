@@ -12,7 +12,8 @@ from sqlalchemy import select
 from bot.replies import messages
 from bot.web.dashboard import caselog, exports, timeline
 from bot.web.dashboard.web import bp, db, local, network_or_404, now
-from models import CATEGORIES, Area, Organization, Outcome, Thread
+from models import CATEGORIES, Area, Organization, Outcome, Thread, ThreadState
+from models.casebook import casebook, is_shared, set_shared
 from models.casework import OUTCOME_LABELS, set_outcome
 from models.connections import (
     REFERRAL_KIND_LABELS,
@@ -125,6 +126,7 @@ def thread(network_id: int, number: int, errors: list[str] | None = None, form: 
         referrals=organizations_first(db(), network, REFERRALS),
         referral_kinds=[(str(kind), label) for kind, label in REFERRAL_KIND_LABELS.items()],
         resources=resources(network),
+        shared=is_shared(db(), item),
         consent_labels=[(str(value), label) for value, label in CONSENT_LABELS.items()],
     ), (400 if errors else 200)
 
@@ -139,6 +141,40 @@ def thread_missing(network_id: int, number: int) -> Any:
     record_missing(db(), item, member, resource, now(), via="dashboard")
     db().commit()
     return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="missing") + "#timeline")
+
+
+@bp.post("/n/<int:network_id>/threads/<int:number>/share")
+def thread_share(network_id: int, number: int) -> Any:
+    """事例として共有 (closed threads): the 事例集 lists it, anonymised."""
+    _, member, item = _thread_or_404(network_id, number)
+    if item.state != ThreadState.CLOSED:
+        return thread(network_id, number, errors=["事例として共有できるのは、終わった困りごとだけです。"])
+    set_shared(db(), item, member, request.form.get("shared") == "1", now())
+    db().commit()
+    return redirect(url_for("dashboard.thread", network_id=network_id, number=number, saved="share") + "#timeline")
+
+
+CASEBOOK_COLUMNS = (
+    "番号",
+    "分野",
+    "地区",
+    "要約（伏せ字済み・団体名なし）",
+    "結果",
+    "伝手",
+    "申し出",
+    "終わるまでの日数",
+)
+
+
+@bp.get("/n/<int:network_id>/casebook.<any(xlsx, csv):fmt>")
+def casebook_export(network_id: int, fmt: str) -> Any:
+    """事例集: the threads marked 事例として共有, anonymised (models.casebook)."""
+    network, _ = network_or_404(network_id)
+    rows = [
+        (s.number, s.categories, s.area, s.summary, s.outcome, s.connections, s.offers, s.days)
+        for s in casebook(db(), network)
+    ]
+    return send_export(fmt, f"kasane-casebook-{network.id}.{fmt}", "事例集", CASEBOOK_COLUMNS, rows)
 
 
 @bp.post("/n/<int:network_id>/threads/<int:number>/consent")

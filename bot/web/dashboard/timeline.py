@@ -53,6 +53,7 @@ TITLES = {
     EventKind.NOTE: "メモの追加",
     EventKind.CONSENT: "本人同意",
     EventKind.MISSING: "足りなかった資源",
+    EventKind.SHARED: "事例として共有",
 }
 
 
@@ -178,6 +179,8 @@ def _lines(
         title = "返信の編集" if detail.get("response_id") else title
         hidden = "・".join(MASKED_LABELS.get(k, "個人情報") for k in detail.get("masked") or [])
         return title, [f"伏せた情報：{hidden}"] if hidden else []
+    if kind == EventKind.SHARED:
+        return title, ["事例集に載せます" if detail.get("shared") else "事例集から外しました"]
     if kind == EventKind.MISSING:
         return title, [str(detail.get("resource") or "-")]
     if kind == EventKind.CONSENT:

@@ -1,0 +1,10 @@
+"""Wording for more than one 分野 per thread."""
+
+BUTTON_ADD_CATEGORY = "分野を追加"
+CATEGORY_ADD_CHOOSE = "#{number} に加える分野を選んでください（いまの分野：{categories}）。"
+CATEGORY_ADDED = "#{number} の分野に「{category}」を加えました（分野：{categories}）。"
+CATEGORY_REMOVED = "#{number} の分野から「{category}」を外しました（分野：{categories}）。"
+CATEGORY_ALREADY = "#{number} の分野は、すでに {categories} です。"
+CATEGORY_NOT_THERE = "#{number} の分野に「{category}」はありません（分野：{categories}）。"
+CATEGORY_LAST = "#{number} の分野は一つ以上必要です。別の分野を加えてから外してください。"
+CATEGORY_UNKNOWN = "分野は次から選んでください：{names}"

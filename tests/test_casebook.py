@@ -1,0 +1,52 @@
+"""見守り counted, and the 事例集: 気にかけています counts as 見守り in the report (004's 見守り訪問活動
+件数); a coordinator marks a closed thread 事例として共有 and exports the marked ones anonymised."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+from test_dashboard_world import form_token, jst, october_case_log, post, sign_in
+
+from models.report import month_period, monthly_report
+
+
+@pytest.fixture
+def net(session):
+    net = october_case_log(session)
+    # T6's summary names an organization of the network: the 事例集 must not.
+    net.threads[5].summary = "子ども食堂ひまわりに来ている方の就労（電話［電話番号］）"
+    post(session, net, "社協", "まだ続いている相談", jst(2026, 10, 9), category="孤立")
+    session.commit()
+    return net
+
+
+def test_watching_counts_as_mimamori(session, net):
+    october = monthly_report(session, net.network, month_period(2026, 10, "Asia/Tokyo"))
+    assert (october.watches, october.watched) == (1, 1)  # 東部包括 watched T7 on 10-26
+
+
+def test_marked_closed_threads_export_as_an_anonymised_casebook(client, runtime, net):
+    sign_in(client, runtime, net.coordinator)
+
+    def share(number: int, shared: str = "1"):  # type: ignore[no-untyped-def]
+        path = f"/dashboard/n/{net.id}/threads/{number}"
+        return client.post(f"{path}/share", data={"csrf_token": form_token(client, path), "shared": shared})
+
+    assert share(6).status_code == 302 and share(3).status_code == 302 and share(4).status_code == 302
+    assert share(4, "0").status_code == 302  # unmarked again
+    assert share(13).status_code == 400  # still open
+    page = client.get(f"/dashboard/n/{net.id}/threads/6").get_data(as_text=True)
+    assert "事例集に載っています" in page and "事例集に載せます" in page
+
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/dashboard/n/{net.id}/casebook.xlsx").data))
+    rows = list(book["事例集"].iter_rows(values_only=True))
+    assert rows[0][:5] == ("番号", "分野", "地区", "要約（伏せ字済み・団体名なし）", "結果")
+    assert [row[0] for row in rows[1:]] == [3, 6]
+    t6 = rows[2]
+    assert t6[1:4] == ("障害", "西部", "（団体）に来ている方の就労（電話［電話番号］）")
+    assert t6[4] == "つなぎ（フォーマル（専門機関））" and t6[5:] == (1, 1, 9)  # 10-20 08:00 to 10-30 00:00
+    everything = str(rows)
+    for name in ("子ども食堂ひまわり", "東部包括", "社協", "民生委員会", "生活自立支援センター"):
+        assert name not in everything

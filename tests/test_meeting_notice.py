@@ -1,0 +1,56 @@
+"""``会議通知 20日前``: the organizer sets how early the meeting's card (出欠と議題) goes out;
+Kumamoto's specification asks for notice 20 days ahead. The network meets on the 4th Wednesday
+at 14:00 (test_meetings.py), so after 11-25 the next meeting is 12-23 and its card is due 12-03."""
+
+from __future__ import annotations
+
+from test_meetings import at, kurume, net, tick  # noqa: F401 (fixtures)
+
+
+def test_the_card_goes_out_twenty_days_ahead(world, runtime, kurume):  # noqa: F811
+    assert "世話役の方だけ" in kurume.bob.says(kurume.group, "会議通知 20日前").text
+    assert "2〜60日前" in kurume.alice.says(kurume.group, "会議通知 あした").text
+    said = kurume.alice.says(kurume.group, "会議通知 ２０日前")
+    assert said.text == "会議のお知らせ（出欠と議題）を、会議の20日前に送ります。"
+
+    at(runtime, "2026-12-03 13:55")
+    assert not tick(world).to(kurume.group)
+    at(runtime, "2026-12-03 14:05")
+    card = tick(world).to(kurume.group)
+    assert "12月23日" in card.text and "出欠" in card.text
+    at(runtime, "2026-12-16 14:05")  # the usual 7 days: nothing more, the card went out once
+    assert not tick(world).to(kurume.group)
+
+
+def test_an_extra_meeting_has_its_own_card_reminders_and_place(world, runtime, kurume):  # noqa: F811
+    assert "世話役の方だけ" in kurume.bob.says(kurume.group, "臨時会議 1/14 14:00 市役所").text
+    assert "形：臨時会議" in kurume.alice.says(kurume.group, "臨時会議 あした").text
+    said = kurume.alice.says(kurume.group, "臨時会議 1/14 14:00 市役所 第2会議室")
+    assert said.text.startswith("臨時会議を加えました：1月14日（木）14:00　市役所 第2会議室")
+    taken = kurume.alice.says(kurume.group, "臨時会議 12/23 10:00 公民館")  # the rule's December meeting
+    assert taken.text == "12月23日（水）10:00には、すでに会議があります。別の日を指定してください。"
+
+    at(runtime, "2027-01-07 14:05")  # 7 days before 1-14
+    card = tick(world).to(kurume.group)
+    assert "1月14日" in card.text and "市役所 第2会議室" in card.text
+    answered = kurume.bob.presses(kurume.group, card.button("出席"))
+    assert "出席" in answered.text and "1月14日" in answered.text
+    at(runtime, "2027-01-13 14:05")  # the day before: those who have not answered are mentioned
+    assert "1月14日" in tick(world).to(kurume.group).text
+
+
+def test_an_extra_meeting_is_in_the_months_report(client, runtime, session, world, kurume):  # noqa: F811
+    from sqlalchemy import select
+    from test_dashboard_world import jst
+
+    from models import Network
+    from models.meeting_minutes import meetings_in
+
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    network = session.scalar(select(Network))
+    held = meetings_in(session, network, jst(2026, 12, 1), jst(2027, 1, 1))
+    session.commit()
+    assert [(m.start.strftime("%m-%d %H:%M") if m.start else None, m.extra) for m in held] == [
+        ("12-02 18:30", True),
+        ("12-23 14:00", False),
+    ]
