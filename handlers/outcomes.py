@@ -75,7 +75,7 @@ def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
         referred_to=detail or None,
         end_reason=detail or None,
     )
-    ctx.reply(
+    ctx.acknowledge(
         compose.text(
             messages.OUTCOME_RECORDED[outcome].format(number=thread.number, referred_to=detail, end_reason=detail)
         )

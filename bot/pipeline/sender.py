@@ -32,13 +32,20 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pipeline.delivery_state import KNOWN_MONTHLY_LIMIT, Attempt, claim_in, record_in, set_reply_state_in
+from bot.pipeline.delivery_state import (
+    KNOWN_MONTHLY_LIMIT,
+    Attempt,
+    claim_in,
+    merge_stale_in,
+    record_in,
+    set_reply_state_in,
+)
 from bot.pipeline.line_client import LineGateway, Outcome, Result, without_mentions
 from bot.pipeline.lookups import fetch_lookup
 from bot.replies import messages
 from bot.store.wakeup import LocalWakeup
 from models import OutboxMessage, ReplyState
-from models.ledger import month_of
+from models.ledger import month_of, stale_reply_drop_reason
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +222,15 @@ class Sender:
             else:
                 result.via = "reply"
                 return result
-        if row.reply_token and row.reply_state == ReplyState.ATTEMPTED:
-            log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
+        if row.reply_token:  # a reply that missed its token (a backlog, an outage): worth a push?
+            unknown = row.reply_state == ReplyState.ATTEMPTED
+            reason = stale_reply_drop_reason(row.kind, unknown)
+            if reason is not None:
+                return Result(Outcome.NOT_SENT, 0, reason)
+            if unknown:
+                log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
+            if row.reply_state in (ReplyState.NONE, ReplyState.REJECTED):
+                self._merge_stale(row, now)
         spent = self.exhausted_at
         if spent is not None and month_of(spent) == month_of(now) and now - spent < ASK_AGAIN_AFTER:
             return Result(Outcome.MONTHLY_LIMIT, 429, KNOWN_MONTHLY_LIMIT, via="push")
@@ -231,6 +245,14 @@ class Sender:
         result.recipients = recipients
         self.exhausted_at = now if result.outcome == Outcome.MONTHLY_LIMIT else None
         return result
+
+    def _merge_stale(self, row: OutboxMessage, now: datetime) -> None:
+        """Other late replies to the same chat leave in this push (delivery_state.merge_stale_in)."""
+        with self.sessions.begin() as session:
+            merged = merge_stale_in(session, row, now)
+        row.reply_state = ReplyState.EXPIRED
+        if merged is not None:
+            row.messages = merged
 
     def _recipients(self, chat_id: str) -> int | None:
         """What LINE counts a push to ``chat_id`` as: 1 for a user, a group's members (asked of LINE,
