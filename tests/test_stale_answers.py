@@ -12,13 +12,14 @@ the webhook, then handled only after the token's life (the test's clock moves on
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from conftest import make_config
+from conftest import JST, make_config
 from sqlalchemy import select
 
 from bot.fakeline.webhook import encode_body
+from jobs.followups import follow_up
 from models import LedgerEntry, OutboxMessage, Thread
 
 LATE = timedelta(minutes=3)  # LINE's reply tokens live a minute
@@ -160,3 +161,20 @@ def test_a_notice_whose_reply_outcome_was_lost_is_pushed_once_its_token_expired(
 
     assert [d.via for d in late.deliveries] == ["reply", "push"]
     assert ledger(world) == [("notice", "sent", len(group.members), None)]
+
+
+def test_a_held_nudge_on_a_dropped_acknowledgement_waits_for_the_next_free_reply(world, net):
+    group, carol, _, eve, posted = net
+    assert "月 40 通" in carol.says(group, "プラン 40").text  # a group push is dear: nudges are held
+    world.runtime.clock.set(datetime(2026, 11, 27, 10, 5, tzinfo=JST))
+    with world.runtime.sessions.begin() as session:
+        follow_up(session, world.runtime.clock.now())  # 3 days without an answer: a nudge, held
+    backlog(world, world.line.postback(group.id, eve.id, posted.button("気にかけています")["data"]))
+
+    assert not world.deliver().deliveries  # the late acknowledgement (the nudge rode on it) is dropped
+    assert ledger(world) == [("ack", "dropped", 0, "stale_ack")]
+
+    answer = eve.says(group, "一覧")  # the next free reply carries the nudge
+    assert answer.texts[-1].startswith("#1 にまだ返信がありません。")
+    assert world.platform.counted_this_month() == 0
+    assert ledger(world)[-1][:2] == ("nudge", "ridden")

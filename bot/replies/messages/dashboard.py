@@ -76,8 +76,6 @@ TIMELINE_NOT_SENT = "送れませんでした（{reason}）"
 TIMELINE_REASONS = {
     "monthly_limit": "今月の LINE の通数が上限に達していました",
     "no_reply_to_carry": "添えられる返信がないまま時期を過ぎました",
-    "stale_ack": "返信の期限を過ぎた受付の確認です（記録は #番号 で見られます）",
-    "reply_outcome_unknown": "返信が届いたか分からないまま期限を過ぎました（二重に送らないため）",
     "poster_not_a_friend": "投稿した方が友だち追加しておらず、グループの返信もありませんでした",
     "rejected": "LINE が受け付けませんでした",
     "other": "LINE に届けられませんでした",
