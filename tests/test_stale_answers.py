@@ -178,3 +178,20 @@ def test_a_held_nudge_on_a_dropped_acknowledgement_waits_for_the_next_free_reply
     assert answer.texts[-1].startswith("#1 にまだ返信がありません。")
     assert world.platform.counted_this_month() == 0
     assert ledger(world)[-1][:2] == ("nudge", "ridden")
+
+
+def test_a_members_next_answer_waits_for_their_late_answer_merged_into_another_push(world, net):
+    group, _, bob, eve, _ = net
+    backlog(world, world.line.text(group.id, eve.id, "一覧"), world.line.text(group.id, bob.id, "ヘルプ"))
+    world.platform.fail_next(1, status=500, endpoint="push")  # the merged push must be tried again
+    assert not world.deliver().deliveries
+
+    asked_again = bob.says(group, "一覧")  # Bob's lane: his late help card has not left yet
+    assert not asked_again.deliveries
+    world.runtime.clock.advance(timedelta(seconds=5))
+
+    late = world.deliver()
+
+    assert [d.via for d in late.deliveries] == ["push", "reply"]  # in the order Bob asked
+    assert late.deliveries[0].messages[2]["altText"].startswith("【使い方】")
+    assert late.to(group).texts[-1].startswith("受付中の困りごと")

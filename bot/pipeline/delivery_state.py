@@ -55,6 +55,12 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
 
 
 _earlier = aliased(OutboxMessage)
+# An earlier row of the lane still to go: pending, or a late reply merged into another row's push
+# that has not left yet (merge_stale_in): the lane's next row waits for it either way.
+_EARLIER_TO_GO = or_(
+    _earlier.status == OutboxStatus.PENDING,
+    and_(_earlier.status == OutboxStatus.HELD, _earlier.reply_token.is_not(None), _earlier.carried_by.is_not(None)),
+)
 _FREE = or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now"))
 # Built once: claiming runs after every send, and building the statement cost more than running it.
 CLAIMABLE = (
@@ -65,7 +71,7 @@ CLAIMABLE = (
         ~exists().where(
             and_(
                 _earlier.lane == OutboxMessage.lane,
-                _earlier.status == OutboxStatus.PENDING,
+                _EARLIER_TO_GO,
                 _earlier.id < OutboxMessage.id,
             )
         )
