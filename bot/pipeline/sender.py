@@ -12,6 +12,10 @@ How "exactly once" holds:
 - A lane's next row waits while an earlier row of that lane is pending, so order holds within
   a lane (a chat, or one member's answers in a group).
 
+A reply whose token expired unused (a backlog, an outage) would be a push, to a whole group in a
+group chat: a mere acknowledgement is dropped instead, and late replies to one chat leave in one
+push (``models.ledger.stale_reply_drop_reason``, ``delivery_state.merge_stale_in``).
+
 Every call to LINE waits for LINE's latency, so ``concurrency`` threads make the calls, side
 by side, and one thread does all the database work: each round it records the deliveries that
 finished and claims rows for the free threads, in one transaction (bot/pipeline/delivery_state.py).
