@@ -96,10 +96,10 @@ def record_meeting(ctx: Context, args: str) -> None:
     recorded = record_discussed(ctx.session, network, meeting, threads, member, ctx.now)
     label = messages.meeting_day_label(meeting)
     if recorded:
-        ctx.reply(compose.text(messages.MEETING_RECORDED.format(day=label, numbers=_numbers(recorded))))
+        ctx.acknowledge(compose.text(messages.MEETING_RECORDED.format(day=label, numbers=_numbers(recorded))))
     already = [t for t in threads if t not in recorded]
     if already:
-        ctx.reply(compose.text(messages.MEETING_RECORDED_ALREADY.format(day=label, numbers=_numbers(already))))
+        ctx.acknowledge(compose.text(messages.MEETING_RECORDED_ALREADY.format(day=label, numbers=_numbers(already))))
 
 
 def _last_meeting_day(ctx: Context, network: Network) -> date:
@@ -134,7 +134,7 @@ def rsvp(ctx: Context, d: str = "", r: str = "") -> None:
         ctx.reply(compose.text(messages.MEETING_ALREADY_STARTED.format(day=label)))
     else:
         answer(ctx.session, network, original, member, r, ctx.now)
-        ctx.reply(
+        ctx.acknowledge(
             compose.text(
                 messages.MEETING_ANSWERED.format(
                     org=member.organization.name, day=label, answer=messages.MEETING_ANSWER_LABELS[r]

@@ -90,7 +90,7 @@ def record(ctx: Context, n: str, outcome: Outcome, detail: str = "") -> None:
     said = messages.OUTCOME_RECORDED[outcome].format(number=thread.number, referred_to=detail, end_reason=detail)
     if kind is not None and kind != ReferralKind.FORMAL:
         said += messages.REFERRED_KIND_NOTE.format(kind=REFERRAL_KIND_LABELS[kind])
-    ctx.reply(compose.text(said))
+    ctx.acknowledge(compose.text(said))
 
 
 def _destinations(ctx: Context, network: Network) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from handlers.access import Need, Who
 from models import Member, Network, ResponseKind, Thread
 from models.answers import await_answer, quoted_thread, take_pending_answer
 from models.casework import RESPONSE_LIMIT, add_response, own_thread, request_meeting, same_response_recently, watching
+from models.ledger import Kind
 from models.membership import contact
 from models.settings import network_settings
 
@@ -41,7 +42,7 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
         kind = ResponseKind.COMMENT
     if same_response_recently(ctx.session, thread, member, kind, text, ctx.now):
         label = messages.RESPONSE_LABELS[kind]
-        ctx.reply(compose.text(messages.SAME_RESPONSE_ALREADY.format(number=thread.number, label=label)))
+        ctx.acknowledge(compose.text(messages.SAME_RESPONSE_ALREADY.format(number=thread.number, label=label)))
         return
     if kind != asked:
         _record_own(ctx, member, thread, asked, text)
@@ -59,7 +60,7 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
         # A member who left the group is named, not mentioned: LINE refuses a whole message that
         # mentions someone outside the chat.
         mention, named = ({}, {"poster": name or messages.MENTION_LEFT_NAME}) if left else ({"poster": poster_id}, {})
-        ctx.reply(
+        ctx.reply(  # the poster must learn of it: pushed even when its reply token has expired
             compose.mention_text(
                 messages.RESPONSE_NOTIFY,
                 mention,
@@ -68,7 +69,8 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
                 label=label,
                 text=stored,
                 **named,
-            )
+            ),
+            kind=Kind.NOTICE,
         )
         if follows:
             ctx.push(
@@ -78,7 +80,7 @@ def respond(ctx: Context, net: Network, member: Member, thread: Thread, kind: Re
                 ),
             )
     else:
-        ctx.reply(compose.text(messages.RESPONSE_RECORDED.format(number=thread.number, label=label, text=stored)))
+        ctx.acknowledge(compose.text(messages.RESPONSE_RECORDED.format(number=thread.number, label=label, text=stored)))
     if masked and masked.changed:
         ctx.reply(cards.privacy_notice(member.line_user_id, masked))
 
@@ -90,7 +92,7 @@ def _record_own(ctx: Context, member: Member, thread: Thread, asked: ResponseKin
     stored = masked.text if masked else ""
     ctx.reply_topic = f"thread:{thread.id}"
     label = messages.RESPONSE_LABELS[asked]
-    ctx.reply(compose.text(messages.OWN_THREAD_NOTE.format(number=thread.number, label=label, text=stored)))
+    ctx.acknowledge(compose.text(messages.OWN_THREAD_NOTE.format(number=thread.number, label=label, text=stored)))
     if masked and masked.changed:
         ctx.reply(cards.privacy_notice(member.line_user_id, masked))
 
@@ -122,12 +124,14 @@ def press_watch(ctx: Context, n: str = "") -> None:
         return
     member, thread = allowed.member, allowed.thread
     if watching(ctx.session, thread, member):
-        ctx.reply(
+        ctx.acknowledge(
             compose.mention_text(messages.WATCH_ALREADY, {"user": member.line_user_id}, number=str(thread.number))
         )
         return
     add_response(ctx.session, thread, member, ResponseKind.WATCH, None, ctx.now)
-    ctx.reply(compose.mention_text(messages.WATCH_RECORDED, {"user": member.line_user_id}, number=str(thread.number)))
+    ctx.acknowledge(
+        compose.mention_text(messages.WATCH_RECORDED, {"user": member.line_user_id}, number=str(thread.number))
+    )
 
 
 @on_postback("t.meeting")
@@ -138,7 +142,7 @@ def press_meeting(ctx: Context, n: str = "") -> None:
     member, thread = allowed.member, allowed.thread
     added = request_meeting(ctx.session, thread, member, ctx.now)
     template = messages.MEETING_REQUESTED if added else messages.MEETING_ALREADY
-    ctx.reply(compose.text(template.format(number=thread.number)))
+    ctx.acknowledge(compose.text(template.format(number=thread.number)))
 
 
 def typed_response(ctx: Context, n: str, kind: ResponseKind, text: str) -> None:

@@ -96,7 +96,7 @@ def set_category(ctx: Context, n: str = "", c: str = "") -> None:
         return
     thread = found.thread
     correct(ctx.session, thread, found.member, ctx.now, category=c)
-    ctx.reply(compose.text(messages.CATEGORY_SET.format(number=thread.number, category=c)))
+    ctx.acknowledge(compose.text(messages.CATEGORY_SET.format(number=thread.number, category=c)))
 
 
 @on_postback("t.areas")
@@ -119,7 +119,7 @@ def set_area(ctx: Context, n: str = "", r: str = "") -> None:
         ctx.reply(compose.text(messages.AREA_NONE))
         return
     correct(ctx.session, thread, found.member, ctx.now, area=r)
-    ctx.reply(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
+    ctx.acknowledge(compose.text(messages.AREA_SET.format(number=thread.number, area=r)))
 
 
 @on_command("一覧", "#一覧")

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     """What a message is for; the outbox row carries it and the ledger counts by it."""
 
     ANSWER = "answer"  # an answer to a member's own message or button
+    ACK = "ack"  # an answer that only acknowledges an action (recorded, and visible in #N)
     NOTICE = "notice"  # a notice about a thread (the poster's 伝手 notice and the like)
     NUDGE = "nudge"  # 3 days without an answer
     FOLLOWUP_ASK = "followup_ask"  # その後いかがですか
@@ -57,12 +58,33 @@ PRIORITY = {
     Kind.BUDGET_NOTICE: Priority.HIGH,
     Kind.NUDGE: Priority.LOW,
     Kind.MEETING_MORNING: Priority.LOW,
-    Kind.ANSWER: Priority.LOW,  # an answer that missed its reply token: an acknowledgement
+    Kind.ANSWER: Priority.LOW,
+    Kind.ACK: Priority.LOW,
 }
 
 
 def priority_of(kind: str) -> int:
     return int(PRIORITY.get(kind, Priority.NORMAL))  # type: ignore[call-overload]
+
+
+# A reply whose token expired before it could be used (a backlog, an outage) would become a push,
+# to the whole group in a group chat. What is worth that, by kind:
+STALE_ACK = "stale_ack"  # only acknowledged an action: recorded, and visible in #N; dropped
+# The reply call was made, its outcome was lost and the token has expired since: LINE most likely
+# took it. An answer is dropped (at worst the member asks again); a notice is pushed (at worst twice).
+REPLY_OUTCOME_UNKNOWN = "reply_outcome_unknown"
+
+
+def stale_reply_drop_reason(kind: str, outcome_unknown: bool) -> str | None:
+    """Why a reply that missed its token is not pushed, or None when it must still arrive.
+
+    Pushed stale replies to one chat leave merged, in one request (bot/pipeline/sender.py).
+    """
+    if kind == Kind.ACK:
+        return STALE_ACK
+    if outcome_unknown and kind == Kind.ANSWER:
+        return REPLY_OUTCOME_UNKNOWN
+    return None
 
 
 class LedgerOutcome(StrEnum):

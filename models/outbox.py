@@ -30,6 +30,7 @@ class ReplyState(StrEnum):
     NONE = "none"  # no reply token, or not tried yet
     ATTEMPTED = "attempted"  # a reply call started; its outcome is unknown until recorded
     REJECTED = "rejected"  # LINE refused the token: push instead
+    EXPIRED = "expired"  # the token expired unused: pushed (once the other late replies joined it)
 
 
 class OutboxMessage(Base):

@@ -14,6 +14,7 @@ from bot import logs
 from bot.links import Links
 from bot.pipeline import outbox
 from models import Member, Network
+from models.ledger import Kind
 
 
 @dataclass
@@ -26,6 +27,9 @@ class Context:
     links: Links | None = None  # addresses for messages (sign-in, calendar); None where no link is written
     received_at: datetime | None = None  # when the webhook door recorded the event (reply tokens age from then)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    # What the replies are for (models.ledger.Kind): decides what becomes of them if their reply
+    # token expires before the sender gets to them (a backlog, an outage).
+    reply_kinds: set[str] = field(default_factory=set)
     reply_topic: str | None = None  # what the reply is about ("thread:12"), for quote-replies
     # Answers to "which network, which member" found earlier in this event (handlers/access.py).
     memo: dict[Any, Any] = field(default_factory=dict)
@@ -98,9 +102,28 @@ class Context:
         logs.note(network_id=network_id, thread=thread)
 
     # --- answering ------------------------------------------------------------
-    def reply(self, *messages: dict[str, Any]) -> None:
-        """Answer in the chat the event came from (sent with the reply token when fresh)."""
+    def reply(self, *messages: dict[str, Any], kind: str = Kind.ANSWER) -> None:
+        """Answer in the chat the event came from (sent with the reply token when fresh).
+
+        ``kind``: an answer (what was asked for) by default; ``Kind.NOTICE`` when it tells
+        someone something they must see (the poster's 伝手 notice). See ``acknowledge``.
+        """
         self.replies.extend(messages)
+        self.reply_kinds.add(kind)
+
+    def acknowledge(self, *messages: dict[str, Any]) -> None:
+        """A reply that only says an action was recorded (「#3 に伝手を記録しました」): if its reply
+        token expires before it is sent, it is dropped, not pushed (the action shows in #N)."""
+        self.reply(*messages, kind=Kind.ACK)
+
+    @property
+    def reply_kind(self) -> str:
+        """The kind of the event's whole reply: a notice if any part is one, an acknowledgement
+        only if every part is one."""
+        for kind in (Kind.NOTICE, Kind.ANSWER):
+            if kind in self.reply_kinds:
+                return kind
+        return Kind.ACK if self.reply_kinds == {Kind.ACK} else Kind.ANSWER
 
     def push(
         self, chat_id: str, *messages: dict[str, Any], dedupe_key: str | None = None, topic: str | None = None
@@ -140,6 +163,8 @@ class Context:
                 topic=self.reply_topic,
                 lane=self.reply_lane,
                 network_id=self.network_id,
+                kind=self.reply_kind if self.reply_token else None,
             )
             outbox.carry(self.session, ids[0], [row_id for row_id, _ in riders])
         self.replies = []
+        self.reply_kinds = set()

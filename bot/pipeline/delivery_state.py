@@ -27,7 +27,15 @@ from bot.pipeline.lookups import store_lookup
 from bot.replies import compose, messages
 from models import Member, Network, OutboxMessage, OutboxStatus, ReplyState, SentMessage
 from models.budget import channel_allowance, channel_spent
-from models.ledger import Kind, LedgerEntry, LedgerOutcome, month_of, next_month_start, quota_month
+from models.ledger import (
+    Kind,
+    LedgerEntry,
+    LedgerOutcome,
+    month_of,
+    next_month_start,
+    quota_month,
+    stale_reply_drop_reason,
+)
 from models.outbox import BEARER_TOPIC, without_bearer_links
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,12 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
 
 
 _earlier = aliased(OutboxMessage)
+# An earlier row of the lane still to go: pending, or a late reply merged into another row's push
+# that has not left yet (merge_stale_in): the lane's next row waits for it either way.
+_EARLIER_TO_GO = or_(
+    _earlier.status == OutboxStatus.PENDING,
+    and_(_earlier.status == OutboxStatus.HELD, _earlier.reply_token.is_not(None), _earlier.carried_by.is_not(None)),
+)
 _FREE = or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now"))
 # Built once: claiming runs after every send, and building the statement cost more than running it.
 CLAIMABLE = (
@@ -58,7 +72,7 @@ CLAIMABLE = (
         ~exists().where(
             and_(
                 _earlier.lane == OutboxMessage.lane,
-                _earlier.status == OutboxStatus.PENDING,
+                _EARLIER_TO_GO,
                 _earlier.id < OutboxMessage.id,
             )
         )
@@ -99,7 +113,7 @@ def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: 
     before it learns LINE's answer, the next try knows the token may have been used.
     The rows come back detached, with ``reply_state`` as it was before this claim.
     """
-    rows = list(session.scalars(CLAIMABLE, {"now": now, "limit": limit}).all())
+    rows = _one_late_reply_per_chat(session, list(session.scalars(CLAIMABLE, {"now": now, "limit": limit})), now)
     if not rows:
         return []
     params = {"ids": [row.id for row in rows], "now": now, "until": now + lease, "by": by}
@@ -114,6 +128,39 @@ def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: 
             row.reply_state = before[row.id]
     session.expunge_all()
     return rows
+
+
+def _late(row: OutboxMessage, now: datetime) -> bool:
+    """A reply whose token expired unused: it may take the chat's other late replies along."""
+    expired = row.reply_deadline is not None and row.reply_deadline <= now
+    pushed = stale_reply_drop_reason(row.kind, outcome_unknown=False) is None  # not a dropped acknowledgement
+    return row.reply_token is not None and row.reply_state == ReplyState.NONE and expired and pushed
+
+
+_LATE_IN_FLIGHT = select(OutboxMessage.chat_id).where(
+    OutboxMessage.chat_id.in_(bindparam("chats", expanding=True)),
+    OutboxMessage.status == OutboxStatus.PENDING,
+    OutboxMessage.reply_token.is_not(None),
+    OutboxMessage.reply_deadline <= bindparam("now"),
+    OutboxMessage.locked_until >= bindparam("now"),
+)
+
+
+def _one_late_reply_per_chat(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """Late replies to one chat are claimed one at a time: the one sent takes the others along
+    in its push (``merge_stale_in``) instead of each becoming a push of its own."""
+    late_chats = {row.chat_id for row in rows if _late(row, now)}
+    if not late_chats:
+        return rows
+    busy = set(session.scalars(_LATE_IN_FLIGHT, {"chats": list(late_chats), "now": now}))
+    kept = []
+    for row in rows:
+        if _late(row, now):
+            if row.chat_id in busy:
+                continue
+            busy.add(row.chat_id)
+        kept.append(row)
+    return kept
 
 
 def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timedelta) -> bool:
@@ -140,6 +187,9 @@ def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timede
         return retry_later_in(session, row, result, now, max_age)
     if result.outcome == Outcome.MONTHLY_LIMIT:
         return wait_for_next_month_in(session, row, result, now, max_age)
+    if result.outcome == Outcome.NOT_SENT:
+        drop_in(session, row, result.message, now)
+        return True
     log.error("outbox #%s: LINE refused it (%s %s)", row.id, result.status, result.message)
     error = f"{result.outcome}: {result.status} {result.message}".strip()
     mark_in(session, row, OutboxStatus.FAILED, now, error=error)
@@ -319,6 +369,93 @@ def record_unsent_in(session: Session, row: OutboxMessage, outcome: str, reason:
             }
         ],
     )
+
+
+def drop_in(session: Session, row: OutboxMessage, reason: str, now: datetime) -> None:
+    """Not sent, on purpose (a stale acknowledgement): dropped with its reason, in the ledger too.
+    What rode on it waits again for another reply (or its own deadline)."""
+    if row.carries:
+        session.execute(update(OutboxMessage).where(OutboxMessage.carried_by == row.id).values(carried_by=None))
+    values = {
+        "id": row.id,
+        "status": OutboxStatus.DROPPED,
+        "last_error": reason,
+        "locked_until": None,
+        "locked_by": None,
+    }
+    session.execute(update(OutboxMessage), [values])
+    row.status = OutboxStatus.DROPPED
+    record_unsent_in(session, row, LedgerOutcome.DROPPED, reason, now)
+    log.info("outbox #%s (%s): its reply token expired; dropped (%s)", row.id, row.kind, reason)
+
+
+_earlier_in_lane = aliased(OutboxMessage)
+# Other replies to the same chat that missed their tokens too, and could leave now: unleased, the
+# oldest pending of their lane (or next after the push that takes them), not themselves carriers.
+STALE_SIBLINGS = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.chat_id == bindparam("chat_id"),
+        OutboxMessage.id != bindparam("carrier"),
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.reply_token.is_not(None),
+        or_(OutboxMessage.reply_deadline <= bindparam("now"), OutboxMessage.reply_state == ReplyState.REJECTED),
+        # Never tried by push (an unknown reply outcome, or a push in doubt, is decided on its own).
+        OutboxMessage.reply_state.in_([ReplyState.NONE, ReplyState.REJECTED]),
+        OutboxMessage.kind != Kind.ACK,  # dropped on its own
+        OutboxMessage.carries == 0,
+        OutboxMessage.next_attempt_at <= bindparam("now"),
+        _FREE,
+        ~exists().where(
+            and_(
+                _earlier_in_lane.lane == OutboxMessage.lane,
+                _earlier_in_lane.status == OutboxStatus.PENDING,
+                _earlier_in_lane.id < OutboxMessage.id,
+                _earlier_in_lane.id != bindparam("carrier"),
+            )
+        ),
+    )
+    .order_by(OutboxMessage.id)
+    .with_for_update(skip_locked=True, of=OutboxMessage)
+)
+TAKE_SIBLING = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.status == OutboxStatus.PENDING, _FREE)
+    .values(status=OutboxStatus.HELD, carried_by=bindparam("carrier"), next_attempt_at=bindparam("now"))
+)
+
+
+def merge_stale_in(session: Session, row: OutboxMessage, now: datetime) -> list[dict[str, Any]] | None:
+    """A reply that missed its token is about to be pushed: the other stale replies waiting for the
+    same chat go in the same push (one request, up to 5 balloons, a line saying why they are late),
+    not one push each. Their rows are held, carried by ``row``: marked sent when it is, or waiting
+    again if it fails (delivery_state.mark_in). The push's new messages, or None when nothing joined.
+    Called once per row (it leaves the row ``expired``, written with the merge, before the push), so
+    a retried push keeps its content under its retry key."""
+    room = outbox.MAX_MESSAGES_PER_REQUEST - len(row.messages) - 1  # one balloon for the header
+    session.execute(update(OutboxMessage), [{"id": row.id, "reply_state": ReplyState.EXPIRED}])
+    params = {"chat_id": row.chat_id, "carrier": row.id, "now": now}
+    taken: list[OutboxMessage] = []
+    for sibling in session.scalars(STALE_SIBLINGS, params):
+        if len(sibling.messages) > room:
+            continue
+        took = session.execute(
+            TAKE_SIBLING,
+            {"row_id": sibling.id, "carrier": row.id, "now": now},
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if took:
+            taken.append(sibling)
+            room -= len(sibling.messages)
+    if not taken:
+        return None
+    merged = outbox.quick_replies_last(
+        [compose.text(messages.STALE_REPLIES_HEADER), *row.messages, *(m for s in taken for m in s.messages)]
+    )
+    session.execute(update(OutboxMessage), [{"id": row.id, "messages": merged, "carries": len(taken)}])
+    row.carries = len(taken)
+    log.info("outbox #%s: its reply token expired; %d other late replies join its push", row.id, len(taken))
+    return merged
 
 
 def set_reply_state_in(session: Session, row: OutboxMessage, state: ReplyState) -> None:

@@ -68,6 +68,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"  # other 4xx: LINE will never accept this request
     NOT_FOUND = "not_found"
     MENTION_REFUSED = "mention_refused"  # 400: a mentioned user is not in the chat (left it)
+    NOT_SENT = "not_sent"  # Kasane did not ask LINE: a stale reply not worth a push (``message``: why)
 
 
 @dataclass

@@ -63,7 +63,9 @@ def enqueue(
 
     A reply token ages from when LINE sent the event (``token_issued_at``: when the webhook
     recorded it), not from when the worker got to it: after a burst, a token already too old
-    is not tried; the message is pushed.
+    is not tried. The message is then pushed, merged with the chat's other late replies, or
+    dropped when it only acknowledged an action (``kind``; the sender decides, see
+    ``models.ledger.stale_reply_drop_reason``).
 
     ``kind`` (models.ledger.Kind) says what the message is for: the ledger counts by it and, when
     the month's allowance runs low, its priority decides whether it may still be pushed. Without

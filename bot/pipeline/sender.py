@@ -12,6 +12,10 @@ How "exactly once" holds:
 - A lane's next row waits while an earlier row of that lane is pending, so order holds within
   a lane (a chat, or one member's answers in a group).
 
+A reply whose token expired unused (a backlog, an outage) would be a push, to a whole group in a
+group chat: a mere acknowledgement is dropped instead, and late replies to one chat leave in one
+push (``models.ledger.stale_reply_drop_reason``, ``delivery_state.merge_stale_in``).
+
 Every call to LINE waits for LINE's latency, so ``concurrency`` threads make the calls, side
 by side, and one thread does all the database work: each round it records the deliveries that
 finished and claims rows for the free threads, in one transaction (bot/pipeline/delivery_state.py).
@@ -32,13 +36,20 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pipeline.delivery_state import KNOWN_MONTHLY_LIMIT, Attempt, claim_in, record_in, set_reply_state_in
+from bot.pipeline.delivery_state import (
+    KNOWN_MONTHLY_LIMIT,
+    Attempt,
+    claim_in,
+    merge_stale_in,
+    record_in,
+    set_reply_state_in,
+)
 from bot.pipeline.line_client import LineGateway, Outcome, Result, without_mentions
 from bot.pipeline.lookups import fetch_lookup
 from bot.replies import messages
 from bot.store.wakeup import LocalWakeup
 from models import OutboxMessage, ReplyState
-from models.ledger import month_of
+from models.ledger import month_of, stale_reply_drop_reason
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +226,15 @@ class Sender:
             else:
                 result.via = "reply"
                 return result
-        if row.reply_token and row.reply_state == ReplyState.ATTEMPTED:
-            log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
+        if row.reply_token:  # a reply that missed its token (a backlog, an outage): worth a push?
+            unknown = row.reply_state == ReplyState.ATTEMPTED
+            reason = stale_reply_drop_reason(row.kind, unknown)
+            if reason is not None:
+                return Result(Outcome.NOT_SENT, 0, reason)
+            if unknown:
+                log.warning("outbox #%s: reply outcome unknown and token expired: pushing", row.id)
+            if row.reply_state in (ReplyState.NONE, ReplyState.REJECTED):
+                self._merge_stale(row, now)
         spent = self.exhausted_at
         if spent is not None and month_of(spent) == month_of(now) and now - spent < ASK_AGAIN_AFTER:
             return Result(Outcome.MONTHLY_LIMIT, 429, KNOWN_MONTHLY_LIMIT, via="push")
@@ -231,6 +249,14 @@ class Sender:
         result.recipients = recipients
         self.exhausted_at = now if result.outcome == Outcome.MONTHLY_LIMIT else None
         return result
+
+    def _merge_stale(self, row: OutboxMessage, now: datetime) -> None:
+        """Other late replies to the same chat leave in this push (delivery_state.merge_stale_in)."""
+        with self.sessions.begin() as session:
+            merged = merge_stale_in(session, row, now)
+        row.reply_state = ReplyState.EXPIRED
+        if merged is not None:
+            row.messages = merged
 
     def _recipients(self, chat_id: str) -> int | None:
         """What LINE counts a push to ``chat_id`` as: 1 for a user, a group's members (asked of LINE,

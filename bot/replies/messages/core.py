@@ -84,3 +84,6 @@ BUDGET_SPENT = (
 )
 # In place of a mention LINE refused because the person left the chat (the message still goes).
 MENTION_LEFT_NAME = "メンバーの方"
+
+# Replies that waited past their reply token's life (a backlog, an outage) and leave in one push.
+STALE_REPLIES_HEADER = "返信が遅れました。届けられなかった返信をまとめてお送りします。"

@@ -54,6 +54,7 @@ COST_PAGE_SPENT = (
 )
 COST_KIND_LABELS = {
     "answer": "返信が間に合わなかった応答",
+    "ack": "返信が間に合わなかった受付の確認",
     "notice": "お知らせ（伝手の通知など）",
     "nudge": "返信のない困りごとの声かけ",
     "followup_ask": "その後いかがですか",
