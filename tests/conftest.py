@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import World
+from harness import RunningSender, World
 from hypothesis import settings
 from sqlalchemy import Engine, text
 
@@ -174,6 +174,16 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def world(client, runtime, platform: FakeLinePlatform) -> World:  # type: ignore[no-untyped-def]
     return World(client, runtime, platform, SECRET)
+
+
+@pytest.fixture
+def production_sender(world):  # type: ignore[no-untyped-def]
+    """The world's sender runs as production runs it for the whole test: ``run_forever`` in a thread
+    of its own; ``world.deliver()`` waits for it to settle instead of draining row by row."""
+    with RunningSender(world.runtime.sender) as running:
+        world.running_sender = running
+        yield running
+        world.running_sender = None
 
 
 @pytest.fixture
