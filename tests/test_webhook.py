@@ -256,3 +256,19 @@ def test_a_database_failure_answers_500_so_that_line_redelivers(world, monkeypat
     event = world.line.join(world.group().id)
     response = world.post(encode_body(world.line.payload(event)))
     assert response.status_code == 500
+
+
+def test_an_event_without_a_type_is_kept_with_an_empty_type(world):
+    event = world.line.join(world.group().id)
+    del event["type"]
+    [row] = world.runtime.door.rows(encode_body(world.line.payload(event)))
+    assert row["event_type"] == ""
+
+
+def test_the_door_gives_up_on_a_stuck_commit_well_inside_lines_two_seconds():
+    """LINE gives up on a webhook after 2 s: a commit that hangs must turn into a 500 before that."""
+    from bot.pipeline.webhook import COMMIT_TIMEOUT, WebhookDoor
+    from bot.store.db import make_engine
+
+    door = WebhookDoor(make_engine("sqlite://"), SECRET, now=lambda: None)  # type: ignore[arg-type, return-value]
+    assert door.commits._timeout == COMMIT_TIMEOUT < 2.0
