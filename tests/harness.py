@@ -13,6 +13,7 @@ bot's answers are what the fake LINE platform accepted after the outbox was drai
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,94 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
         time.sleep(0.01)
+
+
+class RunningSender:
+    """A sender running as production runs it: ``Sender.run_forever`` in a thread of its own
+    (its rounds record what finished and claim what is due in one transaction), until ``stop``.
+
+    ``settle()`` waits until it has nothing left to do *now*: no row in flight and no row it could
+    claim. Rows waiting for their backoff stay pending; tests move the clock to them.
+    """
+
+    def __init__(self, sender: Any, poll_interval: float = 0.02) -> None:
+        self.sender = sender
+        self.poll_interval = poll_interval
+        self.stopped = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"sender:{sender.name}")
+
+    def _run(self) -> None:
+        try:
+            self.sender.run_forever(self.stopped, self.poll_interval)
+        except BaseException as exc:  # noqa: BLE001 (a test's "process dies" ends the loop; settle reports it)
+            self.failure = exc
+
+    def __enter__(self) -> RunningSender:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.sender.wake()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the sender did not stop"
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is in flight and nothing pending can be claimed at the clock's time."""
+        self.sender.wake()
+        eventually(lambda: self.failure is not None or not busy(self.sender), timeout, "the sender settles")
+        if self.failure is not None:
+            raise self.failure
+
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL): nothing after this point runs, no clean-up."""
+
+
+def sends_then_dies(runtime: Any) -> None:
+    """A sender runs production's loop and dies in the round that would record what LINE answered:
+    LINE has the message (or used the reply token), the database still says pending, leased."""
+    from bot.pipeline.sender import Sender
+
+    class DiesBeforeRecording(Sender):
+        def _round(self, done, free):  # type: ignore[no-untyped-def]
+            if done:
+                raise Killed()
+            return super()._round(done, free)
+
+    doomed = DiesBeforeRecording(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
+    with RunningSender(doomed) as running:
+        try:
+            running.settle()
+        except Killed:
+            return
+    raise AssertionError("the doomed sender never had anything to send")
+
+
+def busy(sender: Any) -> bool:
+    """Something of this sender's in flight (leased by it, lease running), or claimable now (due, not
+    leased or its lease expired, first pending of its lane). A dead sender's running lease is neither."""
+    from sqlalchemy import select
+
+    from models import OutboxMessage
+
+    now = sender.now()
+    with sender.sessions() as session:
+        o = OutboxMessage
+        rows = session.execute(
+            select(o.lane, o.next_attempt_at, o.locked_until, o.locked_by).where(o.status == "pending").order_by(o.id)
+        ).all()
+    first_of_lane: dict[str, Any] = {}
+    for row in rows:
+        first_of_lane.setdefault(row.lane, row)
+    leased = [r for r in rows if r.locked_until is not None and r.locked_until > now]
+    return any(r.locked_by == sender.name for r in leased) or any(
+        r.next_attempt_at <= now and (r.locked_until is None or r.locked_until <= now) for r in first_of_lane.values()
+    )
 
 
 def stored(engine: Any) -> str:
@@ -222,6 +311,7 @@ class World:
         self.line = WebhookBuilder(platform, clock=runtime.clock.now)
         self.names: dict[str, str] = {}
         self._seen = 0
+        self.running_sender: RunningSender | None = None  # set: deliver() waits for it instead of draining
 
     # --- cast -------------------------------------------------------------------
     def person(self, name: str) -> Person:
@@ -252,11 +342,18 @@ class World:
         answer.status = response.status_code
         return answer
 
+    def send_outbox(self) -> None:
+        """Send what is due: by the running sender when there is one (production's loop), else row by row."""
+        if self.running_sender is not None:
+            self.running_sender.settle()
+        else:
+            self.runtime.sender.drain()
+
     def deliver(self) -> Answer:
         """Let the worker handle what the webhook recorded and send until nothing is due; return what
         LINE accepted since last time."""
         self.runtime.inbox.drain()
-        self.runtime.sender.drain()
+        self.send_outbox()
         deliveries = self.platform.deliveries()
         new, self._seen = deliveries[self._seen :], len(deliveries)
         return Answer(new, self.names)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import TOKEN, make_config, require_postgres
-from harness import eventually
+from harness import Answer, RunningSender, busy, eventually, sends_then_dies
 from sqlalchemy import func, select
 
 from bot.fakeline import FakeLineServer, encode_body
@@ -31,11 +31,11 @@ def row(runtime, row_id: int) -> OutboxMessage:
         return session.get(OutboxMessage, row_id)
 
 
-def drain_through_backoff(runtime, rounds: int = 20) -> None:
-    """Run the sender, moving the clock past each backoff delay (the cap is 5 minutes)."""
+def send_through_backoff(world, rounds: int = 20) -> None:
+    """Let production's sender loop settle, moving the clock past each backoff delay (the cap is 5 minutes)."""
     for _ in range(rounds):
-        runtime.sender.drain()
-        runtime.clock.advance(timedelta(minutes=6))
+        world.send_outbox()
+        world.runtime.clock.advance(timedelta(minutes=6))
 
 
 @pytest.fixture
@@ -46,11 +46,12 @@ def group(world):
     return group
 
 
-def test_push_failing_twice_with_500_is_delivered_once_with_the_same_retry_key(runtime, platform, group):
+@pytest.mark.usefixtures("production_sender")
+def test_push_failing_twice_with_500_is_delivered_once_with_the_same_retry_key(world, runtime, platform, group):
     platform.fail_next(2, status=500, endpoint="push")
     queued = queue_push(runtime, group.id, "お知らせ")
 
-    drain_through_backoff(runtime)
+    send_through_backoff(world)
 
     pushes = [r for r in platform.requests if r.path.endswith("/push")]
     assert [r.status for r in pushes] == [500, 500, 200]
@@ -62,22 +63,15 @@ def test_push_failing_twice_with_500_is_delivered_once_with_the_same_retry_key(r
 def test_killed_after_line_accepted_a_push_does_not_deliver_twice(runtime, platform, group):
     queued = queue_push(runtime, group.id, "会議のお知らせ")
 
-    class Killed(BaseException):
-        pass
-
-    class DiesAfterSending(Sender):
-        def _record(self, row, result):  # the process dies before writing "sent"
-            raise Killed()
-
-    doomed = DiesAfterSending(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
-    with pytest.raises(Killed):
-        doomed.drain()
+    sends_then_dies(runtime)  # the process dies before writing "sent"
     assert len(platform.deliveries(group.id)) == 1
     assert row(runtime, queued.id).status == "pending"
 
-    runtime.sender.drain()  # still leased by the dead process: nothing happens yet
-    runtime.clock.advance(timedelta(seconds=31))
-    runtime.sender.drain()  # the lease expired: retried with the same key, LINE answers 409
+    with RunningSender(runtime.sender) as restarted:
+        restarted.settle()  # still leased by the dead process: nothing happens yet
+        assert [r.status for r in platform.requests if r.path.endswith("/push")] == [200]
+        runtime.clock.advance(timedelta(seconds=31))
+        restarted.settle()  # the lease expired: retried with the same key, LINE answers 409
 
     assert len(platform.deliveries(group.id)) == 1
     assert [r.status for r in platform.requests if r.path.endswith("/push")] == [200, 409]
@@ -89,89 +83,88 @@ def test_reply_whose_outcome_was_lost_is_not_pushed_again(world, runtime, platfo
     platform.add_member(group.id, alice.id, "Alice")
     event = world.line.text(group.id, alice.id, "ヘルプ")
 
-    class DiesAfterReplying(Sender):
-        def _record(self, row, result):
-            raise KeyboardInterrupt()
-
     world.post(encode_body(world.line.payload(event)))
     runtime.inbox.drain()
-    doomed = DiesAfterReplying(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
-    with pytest.raises(KeyboardInterrupt):
-        doomed.drain()
+    sends_then_dies(runtime)  # LINE took the reply; the process died before recording it
     runtime.clock.advance(timedelta(seconds=31))
-    runtime.sender.drain()
+    with RunningSender(runtime.sender) as restarted:
+        restarted.settle()
 
     assert len(platform.deliveries(group.id)) == 1
     assert platform.deliveries(group.id)[0].via == "reply"
 
 
+@pytest.mark.usefixtures("production_sender")
 def test_expired_reply_token_falls_back_to_push(world, runtime, platform, group):
     alice = world.person("Alice")
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
     runtime.clock.advance(timedelta(minutes=2))  # the worker was busy for two minutes: the token aged meanwhile
-    runtime.inbox.drain()
-    runtime.sender.drain()
+    world.deliver()
     [delivery] = platform.deliveries(group.id)
     assert delivery.via == "push" and delivery.retry_key
 
 
+@pytest.mark.usefixtures("production_sender")
 def test_order_per_chat_is_kept_while_an_earlier_message_waits(runtime, platform, group, world):
     other = world.group()
     world.invite_bot(other)
     platform.clear()
     platform.fail_next(1, status=500, endpoint="push")
     first = queue_push(runtime, group.id, "一通目")
+    world.send_outbox()  # LINE answers 500: it waits for its retry
+    assert row(runtime, first.id).attempts == 1
     queue_push(runtime, group.id, "二通目")
     queue_push(runtime, other.id, "別のグループ")
 
-    runtime.sender.drain()
+    world.send_outbox()
     assert [d.messages[0]["text"] for d in platform.deliveries()] == ["別のグループ"]
-    assert row(runtime, first.id).attempts == 1
 
-    drain_through_backoff(runtime)
+    send_through_backoff(world)
     assert [d.messages[0]["text"] for d in platform.deliveries(group.id)] == ["一通目", "二通目"]
 
 
-def test_timeouts_and_connection_refused_are_retried_until_delivered(runtime, platform, group, line_server):
+@pytest.mark.usefixtures("production_sender")
+def test_timeouts_and_connection_refused_are_retried_until_delivered(world, runtime, platform, group, line_server):
     platform.timeout_next(1, seconds=3, endpoint="push")  # longer than the client's 2 s timeout
     queued = queue_push(runtime, group.id, "タイムアウト後")
-    runtime.sender.drain()
+    world.send_outbox()
     assert row(runtime, queued.id).status == "pending"
 
     line_server.stop()
     runtime.clock.advance(timedelta(minutes=6))
-    runtime.sender.drain()
+    world.send_outbox()
     assert "connection" in row(runtime, queued.id).last_error
 
     with FakeLineServer(platform, port=line_server.port):
-        drain_through_backoff(runtime)
+        send_through_backoff(world)
     assert row(runtime, queued.id).status == "sent"
     assert len(platform.deliveries(group.id)) == 1
 
 
-def test_monthly_limit_is_surfaced_not_retried(runtime, platform, group):
+@pytest.mark.usefixtures("production_sender")
+def test_monthly_limit_is_surfaced_not_retried(world, runtime, platform, group):
     platform.monthly_limit_reached()
     queued = queue_push(runtime, group.id, "上限")
-    drain_through_backoff(runtime, rounds=3)
+    send_through_backoff(world, rounds=3)
 
     failed = row(runtime, queued.id)
     assert failed.status == "failed" and "monthly limit" in failed.last_error
     assert len([r for r in platform.requests if r.path.endswith("/push")]) == 1
 
 
-def test_other_client_errors_are_failed_with_the_reason(runtime, platform):
+@pytest.mark.usefixtures("production_sender")
+def test_other_client_errors_are_failed_with_the_reason(world, runtime, platform):
     queued = queue_push(runtime, "C" + "0" * 32, "存在しないグループ")
-    runtime.sender.drain()
+    world.send_outbox()
     failed = row(runtime, queued.id)
     assert failed.status == "failed" and failed.last_error.startswith("rejected: 400")
 
 
-def test_a_message_retried_for_a_day_is_given_up_and_kept(runtime, platform, group):
+@pytest.mark.usefixtures("production_sender")
+def test_a_message_retried_for_a_day_is_given_up_and_kept(world, runtime, platform, group):
     platform.fail_next(1000, status=503, endpoint="push")
     queued = queue_push(runtime, group.id, "ずっと失敗")
-    for _ in range(300):
-        runtime.sender.drain()
-        runtime.clock.advance(timedelta(minutes=6))
+    send_through_backoff(world, rounds=300)
     failed = row(runtime, queued.id)
     assert failed.status == "failed" and "gave up" in failed.last_error
 
@@ -191,15 +184,14 @@ def concurrent_senders(url: str, line_url: str, platform, clock, rows: int = 120
             clock.now,
             name=f"sender-{n}",
             batch=5,
+            concurrency=4,
         )
         for n in range(2)
     ]
-    threads = [threading.Thread(target=s.drain, kwargs={"max_rounds": 1000}) for s in senders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    runtime.sender.drain()
+    with RunningSender(senders[0]), RunningSender(senders[1]):  # two processes' loops, as in production
+        eventually(lambda: len(platform.deliveries()) >= rows, timeout=60, what="every row delivered")
+        for sender in senders:
+            eventually(lambda sender=sender: not busy(sender), what="both senders settle")
 
     keys = [d.retry_key for d in platform.deliveries()]
     assert len(keys) == rows and len(set(keys)) == rows
@@ -377,3 +369,40 @@ def test_in_a_group_each_members_answers_get_a_lane_of_their_own(world, runtime,
     with runtime.sessions() as session:
         lanes = session.scalars(select(OutboxMessage.lane).order_by(OutboxMessage.id.desc()).limit(3)).all()
     assert lanes == [group.id, f"{group.id}/{bob.id}", f"{group.id}/{alice.id}"]
+
+
+def a_conversation(world, group) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    """One network's usual start: join, registrations, a 困りごと, a 伝手, an offer, the list, an
+    outcome; what LINE received after each step (how, and the texts), with names, not ids."""
+    alice, bob = world.person("Alice"), world.person("Bob")
+    steps = [
+        lambda: world.invite_bot(group),
+        lambda: group.add(alice, bob),
+        lambda: alice.follows_bot(),  # so she is also told 1:1 when someone answers her 困りごと
+        lambda: alice.says(group, "団体登録 子ども食堂ひまわり"),
+        lambda: bob.says(group, "団体登録 東部地域包括支援センター フォーマル"),
+        lambda: alice.says(group, "困りごと 配食サービスを探しています（連絡先 090-1234-5678）"),
+        lambda: bob.says(group, "#1 伝手 社協の配食があります"),
+        lambda: bob.says(group, "#1 手伝えます 土曜なら"),
+        lambda: alice.says(group, "一覧"),
+        lambda: alice.says(group, "#1 解決"),
+    ]
+    seen = []
+    for step in steps:
+        answer = step()
+        # Per step, as a set: lanes (the group, each 1:1 chat) go side by side, in no promised order.
+        seen.append(sorted((d.via, "/".join(Answer([d], world.names).texts)) for d in answer.deliveries))
+    return seen
+
+
+def test_the_row_by_row_drain_and_productions_loop_deliver_the_same(world, runtime):
+    """Conversation tests send with ``Sender.drain`` (row by row, quick); production runs ``run_forever``
+    (threads and rounds). The same conversation, once each way, reaches LINE the same."""
+    by_drain = a_conversation(world, world.group("ささえあいネット"))
+    with RunningSender(runtime.sender) as running:
+        world.running_sender = running
+        by_rounds = a_conversation(world, world.group("ささえあいネット"))
+        world.running_sender = None
+    assert by_rounds == by_drain
+    assert len(by_drain) == 10 and all(by_drain[2:]), by_drain  # every step answered
+    assert ("push", "#1 に東部地域包括支援センターから申し出が届きました：土曜なら") in by_drain[7]  # 1:1, by push

@@ -168,3 +168,107 @@ def test_every_line_fixture_is_acknowledged_and_handled(world, engine, caplog):
     with world.runtime.inbox.inbox.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM inbox")).scalar() == 0, "nothing left waiting"
     assert handled >= 20, handled  # the fixtures' join, text, postback, follow… events reached their handlers
+
+
+def test_the_door_records_whether_line_says_it_redelivers_an_event(world, engine):
+    """LINE marks a redelivery (``deliveryContext.isRedelivery``); the inbox keeps the mark for the worker."""
+    group = world.group()
+    first = world.line.join(group.id)
+    door = world.runtime.door
+    again = world.line.redelivery(first)
+    odd = dict(first, deliveryContext="yes")  # not an object: not a redelivery
+    rows = door.rows(encode_body(world.line.payload(first, again, odd)))
+    assert [row["redelivery"] for row in rows] == [False, True, False]
+    assert rows[0]["event_key"] == rows[1]["event_key"] == first["webhookEventId"]
+
+
+# --- what the door keeps of each event (killed mutants of bot/pipeline/webhook.py; bench/mutation.py) ---
+
+
+def test_the_door_keeps_each_event_by_its_id_type_and_chat(world):
+    door = world.runtime.door
+    group = world.group()
+    alice = world.person("Alice")
+    in_group = world.line.text(group.id, alice.id, "ヘルプ")
+    in_room = world.line.text(group.id, alice.id, "ヘルプ")
+    in_room["source"] = {"type": "room", "roomId": "R" + "1" * 32, "userId": alice.id}
+    one_to_one = world.line.follow(alice.id)
+    long_ids = world.line.join(group.id)
+    long_ids["webhookEventId"] = "E" * 100
+    long_ids["source"]["groupId"] = "C" + "2" * 99
+    long_ids["type"] = "t" * 50
+    no_source = world.line.join(group.id)
+    del no_source["source"]
+    rows = door.rows(encode_body(world.line.payload(in_group, in_room, one_to_one, long_ids, no_source)))
+    assert [(r["event_key"], r["event_type"], r["chat_id"]) for r in rows] == [
+        (in_group["webhookEventId"], "message", group.id),  # a group's id before its member's
+        (in_room["webhookEventId"], "message", "R" + "1" * 32),  # a room's id before its member's
+        (one_to_one["webhookEventId"], "follow", alice.id),
+        ("E" * 80, "t" * 40, ("C" + "2" * 99)[:64]),  # cut to what the columns hold
+        (no_source["webhookEventId"], "join", None),
+    ]
+    assert all(door.sealer.open(r["event_key"], r["payload"]) for r in rows)  # sealed, and opens again
+
+
+def test_an_event_without_an_id_is_keyed_by_a_hash_of_its_content():
+    import hashlib
+
+    from bot.pipeline.webhook import event_key
+
+    event = {"type": "join", "timestamp": 1, "source": {"type": "group", "groupId": "C1"}}
+    reordered = {"source": {"groupId": "C1", "type": "group"}, "timestamp": 1, "type": "join"}
+    canonical = json.dumps(event, sort_keys=True).encode()
+    assert event_key(event) == event_key(reordered) == "sha256:" + hashlib.sha256(canonical).hexdigest()
+    assert event_key({**event, "webhookEventId": ""}).startswith("sha256:")  # an empty id is no id
+    assert event_key({**event, "webhookEventId": 7}).startswith("sha256:")  # nor is a number
+
+
+def test_lone_surrogates_and_nul_become_the_replacement_character():
+    from bot.pipeline.webhook import clean_text
+
+    assert clean_text("前\ud800後\x00") == "前\ufffd後\ufffd"
+    assert clean_text("😀") == "😀"
+
+
+def test_bodies_up_to_the_limit_are_read_and_one_byte_more_is_413(world):
+    from bot.pipeline.webhook import MAX_BODY
+
+    events = b'{"destination":"U0","events":[]}'
+    at_limit = events + b" " * (MAX_BODY - len(events))  # JSON allows trailing spaces
+    assert world.post(at_limit).status_code == 200
+    assert world.post(at_limit + b" ").status_code == 413
+
+
+def test_a_body_that_is_not_utf8_is_refused_as_unsigned(world, caplog):
+    body = b'{"destination":"U0","events":[]}\xff'
+    with caplog.at_level(logging.WARNING):
+        assert world.post(body).status_code == 400
+    assert "missing or invalid signature" in caplog.text
+
+
+def test_a_database_failure_answers_500_so_that_line_redelivers(world, monkeypatch):
+    from bot.pipeline.webhook import DatabaseUnavailable
+
+    def fails(rows):  # type: ignore[no-untyped-def]
+        raise DatabaseUnavailable()
+
+    monkeypatch.setattr(world.runtime.door, "accept", fails)
+    event = world.line.join(world.group().id)
+    response = world.post(encode_body(world.line.payload(event)))
+    assert response.status_code == 500
+
+
+def test_an_event_without_a_type_is_kept_with_an_empty_type(world):
+    event = world.line.join(world.group().id)
+    del event["type"]
+    [row] = world.runtime.door.rows(encode_body(world.line.payload(event)))
+    assert row["event_type"] == ""
+
+
+def test_the_door_gives_up_on_a_stuck_commit_well_inside_lines_two_seconds():
+    """LINE gives up on a webhook after 2 s: a commit that hangs must turn into a 500 before that."""
+    from bot.pipeline.webhook import COMMIT_TIMEOUT, WebhookDoor
+    from bot.store.db import make_engine
+
+    door = WebhookDoor(make_engine("sqlite://"), SECRET, now=lambda: None)  # type: ignore[arg-type, return-value]
+    assert door.commits._timeout == COMMIT_TIMEOUT < 2.0

@@ -221,7 +221,7 @@ def forked_call(target: str, args: tuple[Any, ...], log_path: str) -> None:
 
 
 def tick_loop(config_path: str, base_iso: str, t0: float, job_names: list[str]) -> None:
-    """A scheduler process in miniature: run the named jobs and the sender, over and over.
+    """A scheduler process in miniature: run the named jobs over and over, and the sender beside them.
 
     Its clock runs in real time from ``base_iso`` at the parent's ``t0`` (the same timeline across
     restarts), so the sender's lease expires for real after a kill.
@@ -242,11 +242,11 @@ def tick_loop(config_path: str, base_iso: str, t0: float, job_names: list[str]) 
     runtime = build_runtime(config, clock=clock)
     jobs = [job for job in load_all() if job.name.rsplit(".", 1)[-1] in job_names]
     logging.getLogger("faults").info("ticking %s at %s", [job.name for job in jobs], clock.now().isoformat())
+    runtime.start_sender()  # the sender as `kasane worker` runs it: run_forever in a thread of its own
     while True:
         for job in jobs:
             run_job(runtime, job)
-        while runtime.sender.run_once():
-            pass
+            runtime.sender.wake()
         time.sleep(0.05)
 
 

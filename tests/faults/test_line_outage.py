@@ -23,7 +23,8 @@ from bot.fakeline.api import RATE_LIMITED
 from faults import check_outbox_delivered, free_port, write_config
 from models import OutboxMessage
 
-pytestmark = pytest.mark.faults
+# The sender runs as in production (run_forever in a thread); world.deliver() waits for it to settle.
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("production_sender")]
 
 RETRY_LOG = re.compile(r"outbox #(\d+): (.*) \((\d+)\); retry (\d+) in ([\d.]+)s")
 
@@ -70,12 +71,12 @@ def thread_count(world) -> dict[str, int]:
 
 
 def recover(world, rounds: int = 100) -> int:
-    """Let time pass as the sender needs it: run it, then move the clock to the next retry
+    """Let time pass as the sender needs it: let it settle, then move the clock to the next retry
     (a row's backoff), until nothing is pending. Reply tokens age with the same clock."""
     clock = world.runtime.clock
     for n in range(rounds):
         world.runtime.inbox.drain()
-        world.runtime.sender.drain()
+        world.send_outbox()
         with world.runtime.sessions() as session:
             due = session.scalar(
                 select(func.min(OutboxMessage.next_attempt_at)).where(
@@ -143,7 +144,7 @@ def test_connection_refused_then_back_on_the_same_port(world, net, platform, lin
     line_server.stop()
     talk(world, net, 1)
     world.runtime.clock.advance(timedelta(minutes=6))
-    world.runtime.sender.drain()
+    world.send_outbox()
     errors = {error for _, _, error in pending(world) if error}
     assert errors and all("connection" in e for e in errors), errors
 
@@ -165,7 +166,7 @@ def test_every_fault_in_turn_keeps_order_and_exactly_once(world, net, platform, 
     line_server.stop()
     talk(world, net, 2)
     world.runtime.clock.advance(timedelta(minutes=3))
-    world.runtime.sender.drain()
+    world.send_outbox()
     with FakeLineServer(platform, port=line_server.port):
         platform.fail_next(3, status=503, message="Service Unavailable")
         talk(world, net, 3)
@@ -248,10 +249,10 @@ def test_lost_reply_answer_then_a_long_outage_is_not_delivered_twice(world, net,
     platform.timeout_next(1, seconds=0.8, processed=True, endpoint="reply")
     world.post(body_of(world, poster, group, "ヘルプ"))
     world.runtime.inbox.drain()
-    world.runtime.sender.drain()  # LINE delivers it; the answer is lost
+    world.send_outbox()  # LINE delivers it; the answer is lost
     line_server.stop()  # then LINE is unreachable for two minutes: the token's deadline passes
     for _ in range(8):
-        world.runtime.sender.drain()
+        world.send_outbox()
         world.runtime.clock.advance(timedelta(seconds=15))
     with FakeLineServer(platform, port=line_server.port):
         recover(world)

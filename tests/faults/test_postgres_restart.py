@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import SECRET, TOKEN, USING_POSTGRES, require_postgres, truncate_all
+from harness import RunningSender, eventually
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -94,14 +95,14 @@ def fresh_connections(world) -> None:
     world.runtime.door.writer.close()  # the webhook's own connection too
 
 
-def drain_until_sent(world, direct, timeout: float = 10.0) -> None:
-    """Run the sender until nothing is pending. The server ends a cut connection's backend (and its
-    row locks, which SKIP LOCKED steps over) a moment after the cut, in real time."""
-    deadline = time.monotonic() + timeout
-    while count(direct, "SELECT count(*) FROM outbox WHERE status = 'pending'"):
-        assert time.monotonic() < deadline, "rows stay pending"
-        world.runtime.sender.drain()
-        time.sleep(0.05)
+def send_until_sent(running, direct, timeout: float = 30.0) -> None:
+    """Let the running sender (production's loop) work until nothing is pending. The server ends a cut
+    connection's backend (and its row locks, which SKIP LOCKED steps over) a moment after the cut, in real time."""
+    eventually(
+        lambda: (running.settle(), not count(direct, "SELECT count(*) FROM outbox WHERE status = 'pending'"))[1],
+        timeout,
+        "nothing pending",
+    )
 
 
 def count(engine, sql: str, **params) -> int:
@@ -181,13 +182,13 @@ def test_sender_survives_an_outage_and_sends_each_message_once(world, net, proxy
     before = len(world.platform.deliveries(group.id))
     fresh_connections(world)
     proxy.cut_on(b"UPDATE outbox SET status")  # the "sent" mark, written after LINE took the message
-    with pytest.raises(OperationalError):  # the sender's run loop logs it and carries on
-        world.runtime.sender.run_once()
-    assert proxy.fired.is_set()
-    assert len(world.platform.deliveries(group.id)) == before + 1  # LINE has it; the database says pending
-    proxy.restore()
-    world.runtime.clock.advance(timedelta(seconds=31))  # the dead attempt's lease expires
-    drain_until_sent(world, direct)
+    with RunningSender(world.runtime.sender) as running:  # production's loop: it logs the failed round, carries on
+        eventually(proxy.fired.is_set, what="the round recording the delivery is cut")
+        assert len(world.platform.deliveries(group.id)) > before  # LINE has it; the database says pending
+        assert count(direct, "SELECT count(*) FROM outbox WHERE status = 'pending'")
+        proxy.restore()
+        world.runtime.clock.advance(timedelta(seconds=31))  # the dead attempt's lease expires
+        send_until_sent(running, direct)
     with world.runtime.sessions() as session:
         statuses = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
     assert dict(statuses) == {"sent": count(direct, "SELECT count(*) FROM outbox")}
@@ -202,9 +203,9 @@ def test_database_blip_while_claiming_does_not_fail_the_message(world, net, prox
     # The sender's claim (which also marks the reply attempted) is cut; the database is back a moment later.
     fresh_connections(world)
     proxy.drop_on(b"UPDATE outbox SET reply_state", restore_after=True)
-    world.runtime.sender.drain()
-    assert proxy.fired.is_set()
-    drain_until_sent(world, direct)  # the cut claim's row lock goes with its backend, a moment later
+    with RunningSender(world.runtime.sender) as running:  # production's loop
+        eventually(proxy.fired.is_set, what="the claim is cut")
+        send_until_sent(running, direct)  # the cut claim's row lock goes with its backend, a moment later
     failed = count(direct, "SELECT count(*) FROM outbox WHERE status = 'failed'")
     assert failed == 0, "the message was marked failed ('invalid request: OperationalError') and never sent"
     assert len([d for d in world.platform.deliveries(group.id) if "【使い方】" in str(d.messages)]) == 1

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import JST, SECRET, TOKEN
+from harness import RunningSender, sends_then_dies
 from sqlalchemy import func, select, text
 
-from bot.pipeline.sender import Sender
 from bot.runtime import build_runtime
 from bot.scheduler import run_job
 from faults import (
@@ -63,6 +63,12 @@ def networks(world):
     return nets
 
 
+def send_as_production(runtime) -> None:
+    """The restarted process's sender: production's loop (``run_forever``) until it has nothing left to do."""
+    with RunningSender(runtime.sender) as running:
+        running.settle()
+
+
 def job(fn) -> ScheduledJob:
     return ScheduledJob(f"test.{fn.__name__}", fn, "interval", {})
 
@@ -98,7 +104,7 @@ def test_killed_inside_the_job_transaction_sends_nothing_then_once_after_restart
     restarted = build_runtime(config, clock=runtime.clock)
     for _ in range(3):  # the scheduler ticks again after the restart, several times
         tick(restarted)
-    restarted.sender.drain()
+    send_as_production(restarted)
     for group in networks:
         assert len(nudges_delivered(world.platform, group)) == 3  # threads 1, 3 and 5: once each
     assert len(followups(runtime)) == len(set(followups(runtime))) == 2 * (3 + 3 * 2)
@@ -114,7 +120,7 @@ def test_killed_after_commit_before_sending_sends_once_after_restart(world, netw
     restarted = build_runtime(config, clock=runtime.clock)
     tick(restarted)
     tick(restarted)
-    restarted.sender.drain()
+    send_as_production(restarted)
     assert set(followups(runtime)) >= set(queued)
     for group in networks:
         assert len(nudges_delivered(world.platform, group)) == 3
@@ -125,17 +131,11 @@ def test_killed_while_sending_after_line_accepted_sends_once_after_restart(world
     runtime.clock.set(TICK_AT)
     tick(runtime)
 
-    class DiesAfterLineAccepted(Sender):
-        def _record(self, row, result):
-            raise Killed()
-
-    doomed = DiesAfterLineAccepted(runtime.sessions, runtime.sender.gateway, runtime.clock.now, name="doomed")
-    with pytest.raises(Killed):
-        doomed.drain()
+    sends_then_dies(runtime)  # LINE accepted a push; the process died before recording it
     runtime.clock.advance(timedelta(seconds=31))  # the dead sender's lease expires
     restarted = build_runtime(config, clock=runtime.clock)
     tick(restarted)
-    restarted.sender.drain()
+    send_as_production(restarted)
     assert [r.status for r in world.platform.requests if r.status == 409], "the retried push was already accepted"
     for group in networks:
         assert len(nudges_delivered(world.platform, group)) == 3
@@ -156,7 +156,7 @@ def test_meeting_reminder_killed_before_and_after_commit_is_sent_once(world, net
     tick(runtime, reminders.send_meeting_reminders)  # committed; dies before sending
     restarted = build_runtime(config, clock=runtime.clock)
     tick(restarted, reminders.send_meeting_reminders)
-    restarted.sender.drain()
+    send_as_production(restarted)
     with runtime.sessions() as session:
         keys = list(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("meeting:%"))))
     assert keys and len(keys) == len(set(keys))
