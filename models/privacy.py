@@ -239,7 +239,8 @@ def _find_postal(norm: str) -> Iterator[Span]:
 
 
 def _find_birth(norm: str) -> Iterator[Span]:
-    if _mentions(norm, ("生", "誕", "うまれ", "dob", "DOB", "D.O.B")):
+    # The pattern reads "dob" in any case (Dob, d.o.b): so must its pre-check.
+    if _mentions(norm, ("生", "誕", "うまれ")) or _mentions(norm.lower(), ("dob", "d.o.b")):
         yield from _spans(_BIRTH_BEFORE, norm, 1)
         yield from _spans(_BIRTH_AFTER, norm, 1)
 

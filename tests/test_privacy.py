@@ -352,8 +352,10 @@ def test_marked_postal_code_inserted_into_random_text_never_survives(before: str
         ("taro (AT) example.jp", "［メール］"),
         ("taro (At) example.jp", "［メール］"),
         ("taro (aT) example.jp", "［メール］"),
+        ("Dob 1950/4/1", "Dob ［生年月日］"),
+        ("d.o.b 1950.4.1", "d.o.b ［生年月日］"),
     ],
-    ids=[f"spelling{n}" for n in range(9)],
+    ids=[f"spelling{n}" for n in range(11)],
 )
 def test_every_spelling_of_a_birth_date_or_an_address_marker_is_looked_at(text: str, expected: str) -> None:
     assert mask(text).text == expected
