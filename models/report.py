@@ -237,12 +237,13 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     """The figures of ``period`` as they stood at its end (see the module's definitions)."""
     report = MonthlyReport(network.id, period)
     cohort = _of_period(network.id, period)
-    report.received, categories, report.compound = categories_as_of(session, cohort, period.end)
+    standing = standing_at(session, cohort, period.end)
+    report.received, categories, report.compound = standing.threads, standing.categories, standing.compound
     order = {name: index for index, name in enumerate(CATEGORIES)}
     report.by_category = sorted(
         ((c or NO_VALUE, n) for c, n in categories.items() if n), key=lambda r: order.get(r[0], 99)
     )
-    areas = Counter(dict(_as_of(session, cohort, period.end, "area")))
+    areas = standing.areas
     # Every 地区 of the network, in its order, with 0 where nothing came; then names no longer
     # listed (renamed or merged since) and threads without one, by count.
     listed = area_names(session, network.id)
@@ -263,34 +264,8 @@ def monthly_report(session: Session, network: Network, period: Period) -> Monthl
     report.first_response.unanswered = report.received - report.first_response.answered
     report.carried_over = carried_over(session, network, period)
     report.corrections = corrections(session, network, period)
-    report.by_consent = consent_counts(session, cohort, period.end)
+    report.by_consent = standing.consent
     return report
-
-
-def consent_counts(session: Session, cohort: ColumnElement[bool], moment: datetime) -> list[tuple[str, int]]:
-    """Threads of ``cohort`` by 本人同意 as it stood at ``moment`` (the last CONSENT event before it;
-    未確認 when none): あり, なし, 未確認."""
-    last = _last_event(
-        [
-            ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)),
-            ThreadEvent.at < moment,
-            ThreadEvent.kind == EventKind.CONSENT,
-        ]
-    )
-    event = aliased(ThreadEvent)
-    value = _detail("consent", event)  # type: ignore[arg-type]
-    rows = session.execute(
-        select(value, func.count())
-        .select_from(Thread)
-        .outerjoin(last, last.c.thread_id == Thread.id)
-        .outerjoin(event, event.id == last.c.id)
-        .where(cohort)
-        .group_by(value)
-    ).all()
-    counts: Counter[str] = Counter()
-    for consent, count in rows:
-        counts[consent if consent in {str(c) for c in Consent} else str(Consent.UNKNOWN)] += count
-    return [(label, counts[str(value)]) for value, label in CONSENT_LABELS.items()]
 
 
 def _last_event(where: list[ColumnElement[bool]], network_id: int | None = None):  # type: ignore[no-untyped-def]
@@ -310,90 +285,98 @@ def _event_in(network_id: int) -> ColumnElement[bool]:
     return select(literal(1)).where(Thread.id == ThreadEvent.thread_id, Thread.network_id == network_id).exists()
 
 
-def _as_of(session: Session, cohort: ColumnElement[bool], moment: datetime, key: str) -> list[tuple[str | None, int]]:
-    """Threads of ``cohort`` counted by their 分野 or 地区 as it stood at ``moment``: the value of
-    the last POSTED or CORRECTED event that set it (the thread row's own value when the
-    timeline has none, as for rows imported without one)."""
-    sets_it = or_(
+def _sets(key: str) -> ColumnElement[bool]:
+    """The event set the thread's ``key`` (category, also or area): its POSTED event, or a
+    CORRECTED one that changed it."""
+    return or_(
         ThreadEvent.kind == EventKind.POSTED,
         and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", key)).is_not(None)),
     )
-    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_it])
-    event = aliased(ThreadEvent)
-    column = Thread.category if key == "category" else Thread.area
-    # A POSTED event carries the value itself; a CORRECTED one under "after".
-    stood = case(
-        (last.c.id.is_(None), column),
-        else_=func.coalesce(_detail(key, event), _detail(("after", key), event)),  # type: ignore[arg-type]
-    )
-    rows = session.execute(
-        select(stood, func.count())
-        .select_from(Thread)
-        .outerjoin(last, last.c.thread_id == Thread.id)
-        .outerjoin(event, event.id == last.c.id)
-        .where(cohort)
-        .group_by(stood)
-    ).all()
-    return [(value, count) for value, count in rows]
 
 
-def categories_as_of(
-    session: Session, cohort: ColumnElement[bool], moment: datetime
-) -> tuple[int, Counter[str | None], int]:
-    """Threads of ``cohort``, counted under each 分野 they had at ``moment`` (the main one and
-    the others, models.categories), and how many had two or more (複合). One GROUP BY over (main
-    分野, the others as JSON text): a few dozen combinations, expanded here."""
-    sets_also = or_(
-        ThreadEvent.kind == EventKind.POSTED,
-        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "also")).is_not(None)),
-    )
-    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_also])
-    event = aliased(ThreadEvent)
-    also = case(
-        (event.kind == EventKind.POSTED, _detail("also", event)),  # type: ignore[arg-type]
-        else_=_detail(("after", "also"), event),  # type: ignore[arg-type]
-    )
-    main = _category_stood(cohort, moment)
-    rows = session.execute(
-        select(main.c.value, also, func.count())
-        .select_from(Thread)
-        .join(main, main.c.thread_id == Thread.id)
-        .outerjoin(last, last.c.thread_id == Thread.id)
-        .outerjoin(event, event.id == last.c.id)
-        .where(cohort)
-        .group_by(main.c.value, also)
-    ).all()
-    counts: Counter[str | None] = Counter()
-    threads = compound = 0
-    for first, others, n in rows:
-        names = [first, *(c for c in (json.loads(others) if others else []) if c != first)]
-        threads += n
-        compound += n if len(set(names)) >= 2 else 0
-        for name in dict.fromkeys(names):
-            counts[name] += n
-    return threads, counts, compound
+@dataclass
+class Standing:
+    """Threads of a cohort as they stood at a moment: 分野 (main and others), 地区, 本人同意."""
+
+    threads: int = 0
+    categories: Counter[str | None] = field(default_factory=Counter)
+    compound: int = 0  # in two or more 分野 (複合)
+    areas: Counter[str | None] = field(default_factory=Counter)
+    consent: list[tuple[str, int]] = field(default_factory=list)  # あり, なし, 未確認
 
 
-def _category_stood(cohort: ColumnElement[bool], moment: datetime):  # type: ignore[no-untyped-def]
-    """Per thread of ``cohort``: its main 分野 at ``moment`` (see _as_of)."""
-    sets_it = or_(
-        ThreadEvent.kind == EventKind.POSTED,
-        and_(ThreadEvent.kind == EventKind.CORRECTED, _detail(("after", "category")).is_not(None)),
-    )
-    last = _last_event([ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)), ThreadEvent.at < moment, sets_it])
-    event = aliased(ThreadEvent)
-    stood = case(
-        (last.c.id.is_(None), Thread.category),
-        else_=func.coalesce(_detail("category", event), _detail(("after", "category"), event)),  # type: ignore[arg-type]
-    )
-    return (
-        select(Thread.id.label("thread_id"), stood.label("value"))
-        .select_from(Thread)
-        .outerjoin(last, last.c.thread_id == Thread.id)
-        .outerjoin(event, event.id == last.c.id)
-        .where(cohort)
+def standing_at(session: Session, cohort: ColumnElement[bool], moment: datetime) -> Standing:
+    """Threads of ``cohort`` counted by their 分野 (each one they had: the main one and the others,
+    models.categories), 地区 and 本人同意 as they stood at ``moment``.
+
+    Each value is the one set by the thread's last event before ``moment`` that set it: the POSTED
+    event or a CORRECTED one (the thread row's own 分野 or 地区 when the timeline has none, as for
+    rows imported without one); 本人同意 from the last CONSENT event (未確認 when none). The four
+    "last events" come from one pass over the cohort's events (a conditional MAX(id) per value,
+    ids growing with time), and one GROUP BY over the few dozen combinations, expanded here.
+    """
+
+    def last_id(condition: ColumnElement[bool], label: str):  # type: ignore[no-untyped-def]
+        return func.max(case((condition, ThreadEvent.id))).label(label)
+
+    last = (
+        select(
+            ThreadEvent.thread_id.label("thread_id"),
+            last_id(_sets("category"), "category"),
+            last_id(_sets("also"), "also"),
+            last_id(_sets("area"), "area"),
+            last_id(ThreadEvent.kind == EventKind.CONSENT, "consent"),
+        )
+        .where(
+            ThreadEvent.thread_id.in_(select(Thread.id).where(cohort)),
+            ThreadEvent.at < moment,
+            ThreadEvent.kind.in_((EventKind.POSTED, EventKind.CORRECTED, EventKind.CONSENT)),
+        )
+        .group_by(ThreadEvent.thread_id)
         .subquery()
     )
+    cat, also, area, consent = (aliased(ThreadEvent) for _ in range(4))
+
+    def stood(event: Any, key: str, column: Any) -> ColumnElement[Any]:
+        # A POSTED event carries the value itself; a CORRECTED one under "after".
+        return case(
+            (event.id.is_(None), column),
+            else_=func.coalesce(_detail(key, event), _detail(("after", key), event)),
+        )
+
+    others = case(
+        (also.kind == EventKind.POSTED, _detail("also", also)),  # type: ignore[arg-type]
+        else_=_detail(("after", "also"), also),  # type: ignore[arg-type]
+    )
+    main, place, agreed = (
+        stood(cat, "category", Thread.category),
+        stood(area, "area", Thread.area),
+        _detail("consent", consent),
+    )  # type: ignore[arg-type]
+    rows = session.execute(
+        select(main, others, place, agreed, func.count())
+        .select_from(Thread)
+        .outerjoin(last, last.c.thread_id == Thread.id)
+        .outerjoin(cat, cat.id == last.c.category)
+        .outerjoin(also, also.id == last.c.also)
+        .outerjoin(area, area.id == last.c.area)
+        .outerjoin(consent, consent.id == last.c.consent)
+        .where(cohort)
+        .group_by(main, others, place, agreed)
+    ).all()
+    result = Standing()
+    consents: Counter[str] = Counter()
+    known = {str(c) for c in Consent}
+    for first, extra, where, agreement, n in rows:
+        names = [first, *(c for c in (json.loads(extra) if extra else []) if c != first)]
+        result.threads += n
+        result.compound += n if len(set(names)) >= 2 else 0
+        for name in dict.fromkeys(names):
+            result.categories[name] += n
+        result.areas[where] += n
+        consents[agreement if agreement in known else str(Consent.UNKNOWN)] += n
+    result.consent = [(label, consents[str(value)]) for value, label in CONSENT_LABELS.items()]
+    return result
 
 
 def _closing(event: type[ThreadEvent] | ThreadEvent) -> ColumnElement[bool]:
