@@ -148,6 +148,7 @@ class Network:
                 "database": {"url": f"sqlite:///{workdir / 'month.db'}"},
                 "server": {"secret_key": "month-cost-session-key"},
                 "scheduler": {"enabled": False},
+                "networks": {"approval": "automatic"},  # the month starts after the operator's approval
             },
         )
         upgrade(config.database_url)

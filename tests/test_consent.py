@@ -39,7 +39,10 @@ def test_a_nudge_without_consent_shows_the_number_only(world, chat):
 
     nudge = tick(world, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
 
-    assert nudge.text == "#1 にまだ返信がありません。伝手やお手伝いできることがあれば、お知らせください。"
+    assert nudge.text == (
+        "#1 にまだ返信がありません。\n伝手やお手伝いできることがあれば、お知らせください。\n"
+        "（本人同意が「あり」ではないため、要約はグループに表示しません）\n[伝手あり]\n[手伝えます]"
+    )
 
 
 def test_a_nudge_with_consent_repeats_the_summary(world, chat):
@@ -50,7 +53,10 @@ def test_a_nudge_with_consent_repeats_the_summary(world, chat):
 
     nudge = tick(world, datetime(2026, 11, 27, 10, 5, tzinfo=JST))
 
-    assert nudge.text.endswith("お知らせください。\n配食サービスを探しています")
+    assert nudge.text == (
+        "#1 にまだ返信がありません。\n伝手やお手伝いできることがあれば、お知らせください。\n"
+        "配食サービスを探しています\n[伝手あり]\n[手伝えます]"
+    )
 
 
 def test_the_dashboard_sets_consent_and_lists_the_threads_for_the_support_meeting(client, runtime, net):

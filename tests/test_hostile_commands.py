@@ -27,7 +27,9 @@ HOSTILE = settings(
 )
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Tables the bot writes for every event it answers (the event id, the answer): not "state".
-BOOKKEEPING = {"webhook_events", "outbox", "sent_messages"}
+# The bot's own bookkeeping; "friends" too: any 1:1 message shows LINE that the person follows the
+# bot (issue 17), which is a fact about their LINE account, not a change a command made.
+BOOKKEEPING = {"webhook_events", "outbox", "sent_messages", "friends", "message_ledger", "message_quota"}
 SILENCE = None
 
 
