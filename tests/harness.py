@@ -113,25 +113,18 @@ def sends_then_dies(runtime: Any) -> None:
 
 
 def busy(sender: Any) -> bool:
-    """Something of this sender's in flight (leased by it, lease running), or claimable now (due, not
-    leased or its lease expired, first pending of its lane). A dead sender's running lease is neither."""
-    from sqlalchemy import select
+    """Something of this sender's in flight (leased by it, lease running), or claimable now as the
+    sender's own claim sees it (``claimable_in``). A dead sender's running lease is neither."""
+    from sqlalchemy import func, select
 
+    from bot.pipeline.delivery_state import claimable_in
     from models import OutboxMessage
 
     now = sender.now()
+    o = OutboxMessage
     with sender.sessions() as session:
-        o = OutboxMessage
-        rows = session.execute(
-            select(o.lane, o.next_attempt_at, o.locked_until, o.locked_by).where(o.status == "pending").order_by(o.id)
-        ).all()
-    first_of_lane: dict[str, Any] = {}
-    for row in rows:
-        first_of_lane.setdefault(row.lane, row)
-    leased = [r for r in rows if r.locked_until is not None and r.locked_until > now]
-    return any(r.locked_by == sender.name for r in leased) or any(
-        r.next_attempt_at <= now and (r.locked_until is None or r.locked_until <= now) for r in first_of_lane.values()
-    )
+        mine = select(func.count()).where(o.status == "pending", o.locked_by == sender.name, o.locked_until > now)
+        return bool(session.scalar(mine)) or bool(claimable_in(session, now, 1))
 
 
 def stored(engine: Any) -> str:

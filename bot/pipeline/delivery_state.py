@@ -106,6 +106,11 @@ class Attempt:
     error: str | None = None  # a request we built that the SDK refuses: a bug, the row fails
 
 
+def claimable_in(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+    """The rows a sender would claim now (read only): due, free, first of their lane, one late reply per chat."""
+    return _one_late_reply_per_chat(session, list(session.scalars(CLAIMABLE, {"now": now, "limit": limit})), now)
+
+
 def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: str) -> list[OutboxMessage]:
     """Lease the next due rows, at most one per lane (its oldest pending one).
 
@@ -113,7 +118,7 @@ def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: 
     before it learns LINE's answer, the next try knows the token may have been used.
     The rows come back detached, with ``reply_state`` as it was before this claim.
     """
-    rows = _one_late_reply_per_chat(session, list(session.scalars(CLAIMABLE, {"now": now, "limit": limit})), now)
+    rows = claimable_in(session, now, limit)
     if not rows:
         return []
     params = {"ids": [row.id for row in rows], "now": now, "until": now + lease, "by": by}
