@@ -160,7 +160,7 @@ def calendar(ctx: Context, args: str = "") -> None:
         # A new URL at every ask (only its hash is kept): the one given before stops working.
         url = ctx.links.calendar(issue_feed(ctx.session, network, ctx.user_id, ctx.now))
         name = network.name or messages.MEETING_UNNAMED_NETWORK
-        if schedule_of(ctx.session, network) is None:
+        if schedule_of(ctx.session, network) is None and not extras(network):
             name += messages.MEETING_CALENDAR_NO_SCHEDULE
         body += messages.MEETING_CALENDAR_ENTRY.format(network=name, url=url)
     ctx.reply(compose.text(body))
