@@ -54,3 +54,29 @@ def test_an_extra_meeting_is_in_the_months_report(client, runtime, session, worl
         ("12-02 18:30", True),
         ("12-23 14:00", False),
     ]
+
+
+def test_the_meetings_page_shows_an_extra_meeting_under_the_next_meeting(client, runtime, world, kurume):  # noqa: F811
+    from test_dashboard_world import sign_in
+
+    from bot.replies import compose
+
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    kurume.alice.says(kurume.group, "臨時会議 1/14 14:00 市役所 第2会議室")
+    sign_in(client, runtime, kurume.alice.id)
+    with runtime.sessions() as session:
+        path = f"/dashboard/n/{kurume.network(session).id}/meetings"
+    page = client.get(path).get_data(as_text=True)
+    upcoming = page.split('id="next-title"')[1].split("</section>")[0]
+    assert '<p class="big">2026-11-25 14:00　中央公民館</p>' in upcoming  # the rule's comes first
+    assert '<th scope="row">2026-12-02 18:30</th><td>公民館</td>' in upcoming
+    assert '<th scope="row">2027-01-14 14:00</th><td>市役所 第2会議室</td>' in upcoming
+
+    at(runtime, "2026-11-26 09:00")  # after November's: the 臨時会議 of 12-02 is next, before 12-23
+    rsvp = {"type": "postback", "data": compose.postback_data("meeting.rsvp", d="2026-12-02", r="yes")}
+    assert "出席" in kurume.bob.presses(kurume.group, rsvp).text  # as the 臨時会議's card's button
+    page = client.get(path).get_data(as_text=True)
+    upcoming = page.split('id="next-title"')[1].split("</section>")[0]
+    assert '<p class="big">2026-12-02 18:30（臨時）　公民館</p>' in upcoming
+    assert "2026-11-25" not in upcoming and "2026-12-23" not in upcoming
+    assert "<td>出席</td>" in upcoming  # attendance is the 臨時会議's
