@@ -80,3 +80,17 @@ def test_the_meetings_page_shows_an_extra_meeting_under_the_next_meeting(client,
     assert '<p class="big">2026-12-02 18:30（臨時）　公民館</p>' in upcoming
     assert "2026-11-25" not in upcoming and "2026-12-23" not in upcoming
     assert "<td>出席</td>" in upcoming  # attendance is the 臨時会議's
+
+
+def test_kaigi_in_chat_names_an_extra_meeting_when_it_comes_first(world, runtime, kurume):  # noqa: F811
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    assert kurume.bob.says(kurume.group, "会議").text.startswith("次回の会議：11月25日（水）14:00\n場所：中央公民館")
+
+    at(runtime, "2026-11-26 09:00")
+    said = kurume.bob.says(kurume.group, "会議").text
+    assert said.startswith("次回の会議：12月2日（水）18:30\n場所：公民館\n出欠：")
+    in_private = kurume.alice.says(None, "会議").text  # the rich menu's button
+    assert "12月2日（水）18:30" in in_private and "公民館" in in_private and "中央公民館" not in in_private
+    kurume.alice.says(kurume.group, "困りごと 通院の付き添いを探しています")
+    added = kurume.alice.says(kurume.group, "議題追加 #1").text
+    assert added.startswith("12月2日") and "#1" in added  # the agenda of the meeting that comes first
