@@ -95,6 +95,14 @@ def test_an_organization_named_in_the_casebook_only_when_it_agreed(world, client
     )
     assert story() == ("（団体）と東部包括で見守っている方の通院", None)
 
+    orgs = client.get(f"/dashboard/n/{network_id}/organizations").get_data(as_text=True)
+    rows = {
+        row.split("</a></th>")[0].rsplit(">", 1)[1]: row.split("</tr>")[0]
+        for row in orgs.split("<tr>")
+        if "</a></th>" in row
+    }
+    assert rows["東部包括"].endswith("<td>出す</td>")  # the 団体 page says where each stands
+    assert rows["民生委員の会"].endswith("<td>出さない</td>")
     with runtime.sessions() as session:  # recorded: who, when, each change kept
         log = session.scalar(select(Network)).settings["casebook_naming"]
     assert [(entry["named"], entry["at"][:10]) for entry in log] == [(True, "2026-11-24")] * 2 + [(False, "2026-11-24")]

@@ -17,6 +17,7 @@ from bot.web.dashboard.report_files import KIND_LABELS
 from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import EventKind, Network, Organization, Thread, ThreadEvent, ThreadState
+from models.casebook import named_organizations
 from models.connections import add_resource, resources
 from models.consent import consents
 from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
@@ -55,6 +56,7 @@ def organizations(network_id: int) -> Any:
         kind_labels=KIND_LABELS,
         resources=resources(network),
         saved=request.args.get("saved", ""),
+        named=named_organizations(network),
     )
 
 
