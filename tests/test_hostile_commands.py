@@ -27,7 +27,9 @@ HOSTILE = settings(
 )
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Tables the bot writes for every event it answers (the event id, the answer): not "state".
-BOOKKEEPING = {"webhook_events", "outbox", "sent_messages"}
+# The bot's own bookkeeping; ``friends`` too: a 1:1 message tells the bot the sender follows it
+# (they can be pushed to), which is reachability, not the network's state.
+BOOKKEEPING = {"webhook_events", "outbox", "sent_messages", "friends"}
 SILENCE = None
 
 
