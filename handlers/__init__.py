@@ -3,6 +3,7 @@
 from handlers import (  # noqa: F401
     areas,
     budget,
+    casebook,
     edits,
     help,
     login,

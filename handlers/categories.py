@@ -1,4 +1,4 @@
-"""``#12 分野追加 子ども`` / ``#12 分野削除 高齢`` and the card's 「分野を追加」: a thread in several 分野.
+"""``#12 分野追加 子ども`` / ``#12 分野削除 高齢`` and the card's 「分野を追加・外す」: a thread in several 分野.
 
 Like a 分野 correction, anyone registered in the group may do it; the timeline keeps who did."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.pipeline.context import Context
 from bot.pipeline.registry import describe, on_postback
-from bot.replies import compose, messages
+from bot.replies import cards, compose, messages
 from handlers import access
 from models import CATEGORIES
 from models.categories import add_category, categories_of, remove_category
@@ -45,14 +45,16 @@ def choose_category(ctx: Context, n: str = "") -> None:
     found = access.guard(ctx, number=n)
     if found is None or found.thread is None:
         return
-    thread = found.thread
-    have = categories_of(ctx.session, thread)
-    chips = [compose.postback(c, "t.catadd", n=thread.number, c=c) for c in CATEGORIES if c not in have]
-    prompt = messages.CATEGORY_ADD_CHOOSE.format(number=thread.number, categories=_names(have))
-    ctx.reply(compose.with_quick_replies(compose.text(prompt), chips))
+    ctx.reply(cards.category_chooser(found.thread, categories_of(ctx.session, found.thread)))
 
 
 @on_postback("t.catadd")
 def press_add(ctx: Context, n: str = "", c: str = "") -> None:
     if access.network(ctx) is not None and c in CATEGORIES:
         change(ctx, n, "分野追加", c)
+
+
+@on_postback("t.catdel")
+def press_remove(ctx: Context, n: str = "", c: str = "") -> None:
+    if access.network(ctx) is not None and c in CATEGORIES:
+        change(ctx, n, "分野削除", c)

@@ -13,9 +13,9 @@ from handlers.access import Who
 from handlers.meetings import today
 from models import Network, Thread
 from models.casework import thread_by_number
-from models.meeting import ANSWERS, answer, find_occurrence, issue_feed, next_meeting, previous_meeting, schedule_of
+from models.meeting import ANSWERS, answer, find_occurrence, issue_feed, previous_meeting, schedule_of
 from models.meeting_agenda import change_agenda, record_discussed
-from models.meeting_extra import extras
+from models.meeting_extra import extras, next_of_all
 from models.meeting_rule import RuleError, iso_date, parse_past_date
 from models.membership import member_networks, organized_networks
 from models.outbox import BEARER_TOPIC
@@ -61,7 +61,7 @@ def change_items(ctx: Context, args: str, action: str) -> None:
         return
     if not threads:
         return
-    upcoming = next_meeting(ctx.session, network, ctx.now)
+    upcoming, _ = next_of_all(ctx.session, network, ctx.now)  # a 臨時会議 when it comes first
     if upcoming is None:
         ctx.reply(compose.text(messages.MEETING_NOT_SET))
         return
@@ -160,7 +160,7 @@ def calendar(ctx: Context, args: str = "") -> None:
         # A new URL at every ask (only its hash is kept): the one given before stops working.
         url = ctx.links.calendar(issue_feed(ctx.session, network, ctx.user_id, ctx.now))
         name = network.name or messages.MEETING_UNNAMED_NETWORK
-        if schedule_of(ctx.session, network) is None:
+        if schedule_of(ctx.session, network) is None and not extras(network):
             name += messages.MEETING_CALENDAR_NO_SCHEDULE
         body += messages.MEETING_CALENDAR_ENTRY.format(network=name, url=url)
     ctx.reply(compose.text(body))
@@ -175,10 +175,11 @@ def next_meetings_in_private(ctx: Context, args: str = "") -> None:
         return
     body = messages.MEETING_PRIVATE_INTRO
     for network in networks:
-        upcoming = next_meeting(ctx.session, network, ctx.now)
+        upcoming, extra = next_of_all(ctx.session, network, ctx.now)  # a 臨時会議 when it comes first
         schedule = schedule_of(ctx.session, network)
         when = messages.meeting_when(upcoming.start) if upcoming else messages.MEETING_NO_NEXT
-        place = (schedule.place if schedule else "") or messages.MEETING_PLACE_UNDECIDED
+        place = extra.place if extra is not None else (schedule.place if schedule else "")
+        place = place or messages.MEETING_PLACE_UNDECIDED
         name = network.name or messages.MEETING_UNNAMED_NETWORK
         body += messages.MEETING_PRIVATE_ENTRY.format(network=name, when=when, place=place)
     ctx.reply(compose.text(body))

@@ -19,13 +19,13 @@ from models.meeting import (
     attendance,
     change_occurrence,
     find_occurrence,
-    next_meeting,
     rule_of,
     rule_start_on,
     schedule_of,
     set_schedule,
     zone,
 )
+from models.meeting_extra import next_of_all
 from models.meeting_rule import (
     RuleError,
     iso_date,
@@ -73,7 +73,7 @@ def today(ctx: Context, network: Network) -> date:
 
 
 def next_label(ctx: Context, network: Network) -> str:
-    upcoming = next_meeting(ctx.session, network, ctx.now)
+    upcoming, _ = next_of_all(ctx.session, network, ctx.now)
     return messages.meeting_when(upcoming.start) if upcoming else messages.MEETING_NO_NEXT
 
 
@@ -141,11 +141,13 @@ def show_next(ctx: Context, args: str = "") -> None:
     if found is None:
         return
     network = found.network
-    upcoming = next_meeting(ctx.session, network, ctx.now)
+    upcoming, extra = next_of_all(ctx.session, network, ctx.now)  # a 臨時会議 when it comes first
     schedule = schedule_of(ctx.session, network)
-    if upcoming is None or schedule is None:
+    if upcoming is None:
         ctx.reply(compose.text(messages.MEETING_NOT_SET))
         return
+    place = extra.place if extra is not None else (schedule.place if schedule else "")
+    link = schedule.link if schedule is not None and extra is None else None
     answers = list(attendance(ctx.session, network, upcoming.original).values())
     org_count = len(network.organizations)
     ctx.reply(
@@ -153,8 +155,8 @@ def show_next(ctx: Context, args: str = "") -> None:
             messages.MEETING_NEXT.format(
                 name=messages.meeting_name(network.settings),
                 when=messages.meeting_when(upcoming.start),
-                place=schedule.place or messages.MEETING_PLACE_UNDECIDED,
-                link=messages.MEETING_LINK_LINE.format(link=schedule.link) if schedule.link else "",
+                place=place or messages.MEETING_PLACE_UNDECIDED,
+                link=messages.MEETING_LINK_LINE.format(link=link) if link else "",
                 yes=answers.count("yes"),
                 no=answers.count("no"),
                 maybe=answers.count("maybe"),

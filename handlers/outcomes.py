@@ -17,7 +17,8 @@ from handlers.responses import typed_response
 from models import Network, Outcome, ResponseKind
 from models.casework import OUTCOME_BY_LABEL, OUTCOME_LABELS, reopen, set_outcome
 from models.connections import REFERRAL_KIND_LABELS, ReferralKind, organizations_first, referral_kind, split_kind
-from models.consent import shown_in_group
+from models.consent import consent_of
+from models.thread import Consent
 
 describe("#12 解決／緩和／伴走／取り下げ", "12番の結果を記録します（投稿した団体・コーディネーター）", order=50)
 describe("#12 つなぎ 機関名", "専門機関につないだことを記録します", order=51)
@@ -107,8 +108,9 @@ def reopen_thread(ctx: Context, n: str) -> None:
         ctx.reply(compose.text(messages.NOT_CLOSED.format(number=thread.number)))
         return
     reopen(ctx.session, thread, allowed.member, ctx.now)
-    visible = thread.id in shown_in_group(ctx.session, [thread])
-    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), cards.thread_card(thread, shown=visible))
+    consent = consent_of(ctx.session, thread)
+    card = cards.thread_card(thread, shown=consent == Consent.YES, consent=consent)
+    ctx.reply(compose.text(messages.REOPENED.format(number=thread.number)), card)
 
 
 def _verb_action(verb: str) -> Callable[[Context, str, str], None] | None:

@@ -12,9 +12,10 @@ from models.areas import add_areas, area_names
 from models.casework import SUMMARY_LIMIT, correct, post_thread, timeline_tail
 from models.categories import also_of
 from models.classify import guess_area, guess_categories
-from models.consent import shown_in_group
+from models.consent import consent_of, shown_in_group
 from models.network import Network
 from models.privacy import mask
+from models.thread import Consent
 from models.thread_list import ListFilter, open_threads_page
 
 LIST_PAGE = 10  # threads per message of 一覧
@@ -182,8 +183,8 @@ def show(ctx: Context, n: str) -> None:
     net, thread = found.network, found.thread
     ctx.reply_topic = f"thread:{thread.id}"
     timeline = timeline_tail(ctx.session, thread, cards.TIMELINE_LINES)
-    visible = thread.id in shown_in_group(ctx.session, [thread])
-    card = cards.thread_card(thread, shown=visible, also=also_of(ctx.session, thread))
+    consent = consent_of(ctx.session, thread)
+    card = cards.thread_card(thread, shown=consent == Consent.YES, also=also_of(ctx.session, thread), consent=consent)
     ctx.reply(card, cards.timeline_text(timeline, access.timezone(net)))
 
 

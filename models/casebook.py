@@ -3,13 +3,18 @@
 A coordinator marks a closed thread 事例として共有 (a SHARED event; unmarking is another). The
 事例集 lists the marked threads anonymised: number, 分野, 地区, the masked summary with the
 network's organization names taken out, and how it went (the outcome, the kind of つなぎ, how many
-伝手 and offers, days to the end) — never an organization's name.
+伝手 and offers, days to the end) — no organization's name unless it agreed to be named.
+
+Agreeing (or withdrawing) is recorded in ``network.settings["casebook_naming"]``, a list only ever
+appended to: ``{"org": id, "named": bool, "by": member id, "at": ISO datetime}``; the last entry of
+an organization stands. By default an organization is not named.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +26,29 @@ from models.network import Member, Network, Organization
 from models.thread import EventKind, Outcome, Thread, ThreadEvent, ThreadState
 
 ORGANIZATION = "（団体）"
+NAMING = "casebook_naming"
+
+
+def naming_log(network: Network) -> list[dict[str, Any]]:
+    return list((network.settings or {}).get(NAMING, []))
+
+
+def named_organizations(network: Network) -> set[int]:
+    """The organizations that agreed, as things stand (the last entry of each)."""
+    named: dict[int, bool] = {}
+    for entry in naming_log(network):
+        if isinstance(entry, dict) and isinstance(entry.get("org"), int):
+            named[entry["org"]] = bool(entry.get("named"))
+    return {org for org, yes in named.items() if yes}
+
+
+def set_named(network: Network, organization: Organization, actor: Member | None, named: bool, now: datetime) -> bool:
+    """Record that ``organization`` agrees (or no longer agrees) to be named; False when it already stood so."""
+    if (organization.id in named_organizations(network)) == named:
+        return False
+    entry = {"org": organization.id, "named": named, "by": actor.id if actor else None, "at": now.isoformat()}
+    network.settings = {**(network.settings or {}), NAMING: [*naming_log(network), entry]}
+    return True
 
 
 def is_shared(session: Session, thread: Thread) -> bool:
@@ -51,6 +79,7 @@ class CaseStory:
     connections: int
     offers: int
     days: int | None
+    organization: str = ""  # the poster's organization, only when it agreed to be named
 
 
 def casebook(session: Session, network: Network) -> list[CaseStory]:
@@ -68,9 +97,11 @@ def casebook(session: Session, network: Network) -> list[CaseStory]:
         )
         if (detail or {}).get("shared")
     ]
-    names = sorted(
-        session.scalars(select(Organization.name).where(Organization.network_id == network.id)), key=len, reverse=True
-    )
+    organizations = list(session.scalars(select(Organization).where(Organization.network_id == network.id)))
+    named = named_organizations(network)
+    agreed = {o.id: o.name for o in organizations if o.id in named}
+    # Longest first, so 東部包括支援センター goes before 東部包括; a name that agreed stays.
+    names = sorted((o.name for o in organizations if o.id not in named), key=len, reverse=True)
     stories = []
     for thread in session.scalars(select(Thread).where(Thread.id.in_(marked)).order_by(Thread.number)):
         summary = thread.summary or "（本文は保存期間を過ぎて消去されました）"
@@ -97,6 +128,7 @@ def casebook(session: Session, network: Network) -> list[CaseStory]:
                 thread.connection_count,
                 thread.offer_count,
                 days,
+                agreed.get(thread.organization_id or 0, ""),
             )
         )
     return stories

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy.orm import Session
 
-from models.meeting import Occurrence, duration, rule_of, rule_start_on, schedule_of, zone
+from models.meeting import Occurrence, duration, next_meeting, rule_of, rule_start_on, schedule_of, zone
 from models.network import Network
 
 PLACE_LIMIT = 200
@@ -40,6 +40,20 @@ def extras(network: Network) -> list[Extra]:
 
 def extras_between(network: Network, start: datetime, end: datetime) -> list[Extra]:
     return [e for e in extras(network) if start <= e.occurrence.start < end]
+
+
+def upcoming_extras(network: Network, now: datetime) -> list[Extra]:
+    return [e for e in extras(network) if e.occurrence.start > now]
+
+
+def next_of_all(session: Session, network: Network, now: datetime) -> tuple[Occurrence | None, Extra | None]:
+    """The next meeting, the rule's or a 臨時会議, whichever comes first: (its occurrence, the
+    臨時会議 when it is one). A network may have 臨時会議 and no rule."""
+    regular = next_meeting(session, network, now)
+    extra = next(iter(upcoming_extras(network, now)), None)
+    if extra is not None and (regular is None or extra.occurrence.start < regular.start):
+        return extra.occurrence, extra
+    return regular, None
 
 
 def parse_extra(text: str, now: datetime, network: Network) -> tuple[datetime, str] | None:

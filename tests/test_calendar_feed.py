@@ -173,6 +173,43 @@ def test_a_network_without_a_schedule_has_an_empty_calendar(world, client):
     assert list(calendar.walk("VEVENT")) == []
 
 
+def test_an_extra_meeting_is_an_event_of_its_own_in_both_readings(world, organizer, client):
+    group, alice, _ = organizer
+    alice.says(group, "臨時会議 1/14 14:00 市役所 第2会議室")
+    [url] = urls(alice.says(None, "カレンダー").text)
+    body = fetch(client, url).data
+
+    calendar = icalendar.Calendar.from_ical(body)
+    window = (datetime(2026, 11, 1, tzinfo=JST), datetime(2027, 3, 1, tzinfo=JST))
+    events = recurring_ical_events.of(calendar).between(*window)
+    starts = sorted(e.decoded("dtstart").astimezone(JST).replace(tzinfo=None) for e in events)
+    assert starts == sorted([*EXPECTED, datetime(2027, 1, 14, 14, 0)])
+    extra = next(e for e in events if e.decoded("dtstart").month == 1)
+    assert str(extra["summary"]) == "臨時会議（久留米ささえあいネット）"
+    assert str(extra["location"]) == "市役所 第2会議室" and "url" not in extra
+    assert extra.decoded("dtend") - extra.decoded("dtstart") == datetime(1, 1, 1, 2) - datetime(1, 1, 1)
+
+    [master, override, plain] = components(unfold(body.decode("utf-8")), "VEVENT")
+    assert plain["UID"] not in (master["UID"], override["UID"]) and "RRULE" not in plain
+    assert plain["DTSTART;TZID=Asia/Tokyo"] == "20270114T140000"
+
+
+def test_a_network_with_only_an_extra_meeting_has_it_in_its_calendar(world, client):
+    group, alice = world.group(), world.person("Alice")
+    world.invite_bot(group)
+    group.add(alice)
+    alice.says(group, "団体登録 ひまわり")
+    alice.says(group, "臨時会議 12/2 18:30 公民館")
+    answer = alice.says(None, "カレンダー")
+    [url] = urls(answer.text)
+
+    [event] = icalendar.Calendar.from_ical(fetch(client, url).data).walk("VEVENT")
+
+    assert "会議の予定はまだ設定されていません" not in answer.text
+    assert event.decoded("dtstart") == datetime(2026, 12, 2, 18, 30, tzinfo=JST)
+    assert str(event["location"]) == "公民館"
+
+
 def test_the_feed_url_uses_the_public_url_when_set():
     config = load_config(environ={}, overrides={"server": {"public_url": "https://kasane.example.jp/"}})
     assert Links.from_config(config, "k").calendar("abc") == "https://kasane.example.jp/calendar/abc.ics"

@@ -43,6 +43,7 @@ def test_a_nudge_without_consent_shows_the_number_only(world, chat):
         "#1 にまだ返信がありません。\n伝手やお手伝いできることがあれば、お知らせください。\n"
         "（本人同意が「あり」ではないため、要約はグループに表示しません）\n[伝手あり]\n[手伝えます]"
     )
+    assert "配食" not in nudge.messages[0]["altText"]  # the notification preview neither
 
 
 def test_a_nudge_with_consent_repeats_the_summary(world, chat):
@@ -57,6 +58,7 @@ def test_a_nudge_with_consent_repeats_the_summary(world, chat):
         "#1 にまだ返信がありません。\n伝手やお手伝いできることがあれば、お知らせください。\n"
         "配食サービスを探しています\n[伝手あり]\n[手伝えます]"
     )
+    assert nudge.messages[0]["altText"].endswith("配食サービスを探しています")
 
 
 def test_the_dashboard_sets_consent_and_lists_the_threads_for_the_support_meeting(client, runtime, net):
@@ -101,3 +103,36 @@ def test_the_report_counts_consent_as_it_stood_at_the_months_end(session, net):
     october = monthly_report(session, net.network, month_period(2026, 10, "Asia/Tokyo"))
 
     assert october.by_consent == [("あり", 1), ("なし", 1), ("未確認", 7)]
+
+
+def test_the_card_records_consent_for_the_posters_organization_and_refuses_others(world, chat):
+    group, carol = chat  # Carol (民生委員の会) registered first: the organizer
+    alice, bob = world.person("Alice"), world.person("Bob")
+    group.add(alice, bob)
+    alice.says(group, "団体登録 子ども食堂ひまわり")
+    bob.says(group, "団体登録 地域包括支援センター")
+    world.deliver()
+    card = alice.says(group, "困りごと 配食サービスを探しています")
+    assert "本人同意：未確認" in card.text
+
+    refused = bob.presses(group, card.button("本人同意を記録"))
+    assert refused.text == (
+        "@Bob さん、#1 の本人同意を記録できるのは、投稿した団体・コーディネーター・世話役の方です。"
+    )
+    choices = alice.presses(group, card.button("本人同意を記録"))
+    assert choices.text == "#1 の本人同意を選んでください（いま：未確認）。"
+    assert [b["label"] for b in choices.buttons] == ["同意あり", "同意なし"]
+    assert alice.presses(group, choices.button("同意あり")).text == "#1 の本人同意を「あり」として記録しました。"
+    assert bob.presses(group, choices.button("同意なし")).text == refused.text  # a chooser kept is no way round
+    assert alice.presses(group, choices.button("同意あり")).text == "#1 の本人同意は、すでに「あり」です。"
+
+    shown = carol.says(group, "#1")  # the organizer may too; the card now says あり and shows the summary
+    assert "本人同意：あり" in shown.texts[0] and "配食サービスを探しています" in shown.texts[0]
+    again = carol.presses(group, shown.button("本人同意を記録"))
+    assert [b["label"] for b in again.buttons] == ["同意なし", "同意未確認"]
+    assert carol.presses(group, again.button("同意なし")).text == "#1 の本人同意を「なし」として記録しました。"
+    hidden = bob.says(group, "#1")
+    assert "本人同意：なし" in hidden.texts[0] and "配食サービス" not in hidden.texts[0]
+    assert hidden.texts[1].endswith(  # the timeline keeps each change
+        "11/24 10:00 本人同意：あり（子ども食堂ひまわり）\n11/24 10:00 本人同意：なし（民生委員の会）"
+    )

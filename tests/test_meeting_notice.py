@@ -54,3 +54,43 @@ def test_an_extra_meeting_is_in_the_months_report(client, runtime, session, worl
         ("12-02 18:30", True),
         ("12-23 14:00", False),
     ]
+
+
+def test_the_meetings_page_shows_an_extra_meeting_under_the_next_meeting(client, runtime, world, kurume):  # noqa: F811
+    from test_dashboard_world import sign_in
+
+    from bot.replies import compose
+
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    kurume.alice.says(kurume.group, "臨時会議 1/14 14:00 市役所 第2会議室")
+    sign_in(client, runtime, kurume.alice.id)
+    with runtime.sessions() as session:
+        path = f"/dashboard/n/{kurume.network(session).id}/meetings"
+    page = client.get(path).get_data(as_text=True)
+    upcoming = page.split('id="next-title"')[1].split("</section>")[0]
+    assert '<p class="big">2026-11-25 14:00　中央公民館</p>' in upcoming  # the rule's comes first
+    assert '<th scope="row">2026-12-02 18:30</th><td>公民館</td>' in upcoming
+    assert '<th scope="row">2027-01-14 14:00</th><td>市役所 第2会議室</td>' in upcoming
+
+    at(runtime, "2026-11-26 09:00")  # after November's: the 臨時会議 of 12-02 is next, before 12-23
+    rsvp = {"type": "postback", "data": compose.postback_data("meeting.rsvp", d="2026-12-02", r="yes")}
+    assert "出席" in kurume.bob.presses(kurume.group, rsvp).text  # as the 臨時会議's card's button
+    page = client.get(path).get_data(as_text=True)
+    upcoming = page.split('id="next-title"')[1].split("</section>")[0]
+    assert '<p class="big">2026-12-02 18:30（臨時）　公民館</p>' in upcoming
+    assert "2026-11-25" not in upcoming and "2026-12-23" not in upcoming
+    assert "<td>出席</td>" in upcoming  # attendance is the 臨時会議's
+
+
+def test_kaigi_in_chat_names_an_extra_meeting_when_it_comes_first(world, runtime, kurume):  # noqa: F811
+    kurume.alice.says(kurume.group, "臨時会議 12/2 18:30 公民館")
+    assert kurume.bob.says(kurume.group, "会議").text.startswith("次回の会議：11月25日（水）14:00\n場所：中央公民館")
+
+    at(runtime, "2026-11-26 09:00")
+    said = kurume.bob.says(kurume.group, "会議").text
+    assert said.startswith("次回の会議：12月2日（水）18:30\n場所：公民館\n出欠：")
+    in_private = kurume.alice.says(None, "会議").text  # the rich menu's button
+    assert "12月2日（水）18:30" in in_private and "公民館" in in_private and "中央公民館" not in in_private
+    kurume.alice.says(kurume.group, "困りごと 通院の付き添いを探しています")
+    added = kurume.alice.says(kurume.group, "議題追加 #1").text
+    assert added.startswith("12月2日") and "#1" in added  # the agenda of the meeting that comes first

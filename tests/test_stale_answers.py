@@ -99,7 +99,8 @@ def test_late_answers_to_one_group_leave_in_one_push_and_the_acknowledgement_is_
     assert push.to == group.id and not [d for d in late.deliveries if d.via == "reply"]
     texts = late.texts
     assert texts[0] == "返信が遅れました。届けられなかった返信をまとめてお送りします。"
-    assert texts[1].startswith("受付中の困りごと") and "#1" in texts[1]  # Eve's 一覧 (no 本人同意 yet: no summary)
+    assert texts[1].startswith("受付中の困りごと") and "\n#1\u3000今日\u3000" in texts[1]  # Eve's 一覧
+    assert "配食サービス" not in texts[1]  # its summary stays out of the group: no 本人同意 yet
     assert texts[2].startswith("使い方")  # the help card Bob asked for
     assert not any("として記録しました" in text for text in texts)
     assert len(push.messages) <= 5

@@ -10,7 +10,7 @@ from bot.replies import compose, messages
 from models import CATEGORIES, Thread
 from models.casework import OUTCOME_LABELS, TimelineEntry
 from models.privacy import Masked
-from models.thread import Outcome
+from models.thread import CONSENT_LABELS, Consent, Outcome
 
 Message = dict[str, Any]
 TIMELINE_LINES = 15  # a chat message, not the case log: the dashboard shows the whole timeline
@@ -38,9 +38,13 @@ def thread_card(
     areas: list[str] | None = None,
     shown: bool = True,
     also: list[str] | None = None,
+    consent: Consent = Consent.UNKNOWN,
 ) -> Message:
     """``shown``: whether the group may see the summary again (the card answering the post itself
-    repeats what the poster has just written there)."""
+    repeats what the poster has just written there); ``consent``: the thread's 本人同意 now.
+
+    Every card but a retracted thread's carries 本人同意を記録 and 分野を追加・外す: each opens
+    its choices as quick replies (handlers/consent.py, handlers/categories.py)."""
     number = thread.number
     lines = [
         compose.flex_text(_summary(thread, shown), size="md"),
@@ -50,6 +54,7 @@ def thread_card(
             connections=thread.connection_count, offers=thread.offer_count, watchers=thread.watcher_count
         ),
         _state_line(thread),
+        messages.CARD_CONSENT.format(label=CONSENT_LABELS[consent]),
     ]
     buttons = []
     if thread.is_open and not thread.retracted:
@@ -59,6 +64,11 @@ def thread_card(
             compose.postback(messages.BUTTON_WATCH, "t.watch", n=number),
             compose.postback(messages.BUTTON_MEETING, "t.meeting", n=number),
         ]
+    if not thread.retracted:
+        buttons += [
+            compose.postback(messages.BUTTON_CONSENT, "t.consentmenu", n=number),
+            compose.postback(messages.BUTTON_ADD_CATEGORY, "t.catmenu", n=number),
+        ]
     card = compose.card(
         messages.CARD_ALT.format(number=number, summary=_summary(thread, shown)),
         messages.CARD_TITLE.format(number=number),
@@ -67,7 +77,6 @@ def thread_card(
     )
     if with_corrections:
         chips = [compose.postback(c, "t.category", n=number, c=c) for c in CATEGORIES]
-        chips.append(compose.postback(messages.BUTTON_ADD_CATEGORY, "t.catmenu", n=number))
         if areas:
             chips.append(compose.postback(messages.BUTTON_AREA, "t.areas", n=number))
         card = compose.with_quick_replies(card, chips)
@@ -93,6 +102,33 @@ def area_chooser(thread: Thread, areas: list[str], page: int = 0) -> Message:
     prompt = messages.AREA_CHOOSE.format(number=thread.number)
     if pages > 1:
         prompt += messages.AREA_PAGE.format(page=page + 1, pages=pages)
+    return compose.with_quick_replies(compose.text(prompt), chips)
+
+
+def consent_chooser(thread: Thread, consent: Consent) -> Message:
+    """The card's 本人同意を記録: あり／なし／未確認 as quick replies (the one standing now left out)."""
+    chips = [
+        compose.postback(label, "t.consent", n=thread.number, v=value)
+        for value, label in messages.CONSENT_CHOICES.items()
+        if value != consent
+    ]
+    prompt = messages.CONSENT_CHOOSE.format(number=thread.number, label=CONSENT_LABELS[consent])
+    return compose.with_quick_replies(compose.text(prompt), chips)
+
+
+def category_chooser(thread: Thread, have: list[str]) -> Message:
+    """The card's 分野を追加・外す: ＋ for each 分野 the thread lacks, － for each it has (all nine
+    fit in LINE's 13 quick replies); removing the last one is refused by the model."""
+    chips = [
+        compose.postback(messages.CATEGORY_ADD_CHIP.format(category=c), "t.catadd", n=thread.number, c=c)
+        for c in CATEGORIES
+        if c not in have
+    ]
+    chips += [
+        compose.postback(messages.CATEGORY_REMOVE_CHIP.format(category=c), "t.catdel", n=thread.number, c=c)
+        for c in have
+    ]
+    prompt = messages.CATEGORY_ADD_CHOOSE.format(number=thread.number, categories="・".join(have))
     return compose.with_quick_replies(compose.text(prompt), chips)
 
 
@@ -211,5 +247,8 @@ def timeline_text(entries: Sequence[TimelineEntry], tz: Any) -> Message:
         outcome = event.detail.get("outcome") if event.kind == "outcome" else None
         if outcome:
             label += "：" + OUTCOME_LABELS[Outcome(outcome)]
+        consent = event.detail.get("consent") if event.kind == "consent" else None
+        if consent in set(Consent):
+            label += "：" + CONSENT_LABELS[Consent(consent)]
         lines.append(f"{when} {label}{who}")
     return compose.text("\n".join(lines))

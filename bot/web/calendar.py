@@ -2,7 +2,8 @@
 
 One recurring VEVENT carries the rule as an RRULE; a cancelled occurrence is an EXDATE and a
 moved one an override VEVENT with the same UID and a RECURRENCE-ID, so calendar apps show
-exactly what the bot reminds about. The token in the URL is the only key (192 random bits):
+exactly what the bot reminds about. Each 臨時会議 (models.meeting_extra) is a single VEVENT of its
+own, with its place and no link, as its reminders say. The token in the URL is the only key (192 random bits):
 the feed holds dates, place and link, never anything from the case log.
 """
 
@@ -29,6 +30,7 @@ from models.meeting import (
     schedule_of,
     zone,
 )
+from models.meeting_extra import Extra, extras
 
 blueprint = Blueprint("calendar_feed", __name__)
 CACHE_SECONDS = 300  # calendar apps poll; a few minutes' delay after a change is fine
@@ -44,11 +46,33 @@ def build_calendar(session: Session, network: Network, now: datetime) -> bytes:
     )
     calendar.add("x-wr-calname", name)
     schedule = schedule_of(session, network)
-    if schedule is not None:
-        for event in _events(session, network, schedule, name, now):
-            calendar.add_component(event)
+    events = _events(session, network, schedule, name, now) if schedule is not None else []
+    events += [_extra_event(network, extra, now) for extra in extras(network)]
+    for event in events:
+        calendar.add_component(event)
+    if events:
         calendar.add_missing_timezones()  # a VTIMEZONE for Asia/Tokyo, for clients that need one
     return calendar.to_ical()
+
+
+def _extra_event(network: Network, extra: Extra, now: datetime) -> Event:
+    """A 臨時会議: not an instance of the rule, so a UID of its own (known by its day, like its
+    attendance); its own place, no online link."""
+    meeting = extra.occurrence
+    event = Event()
+    event.add("uid", f"meeting-{network.id}-extra-{meeting.key}@kasane")
+    event.add("dtstamp", now)
+    event.add("dtstart", meeting.start)
+    event.add("dtend", meeting.end)
+    event.add(
+        "summary",
+        messages.MEETING_CALENDAR_EXTRA_SUMMARY.format(
+            name=messages.meeting_name(network.settings), network=network.name or messages.MEETING_UNNAMED_NETWORK
+        ),
+    )
+    if extra.place:
+        event.add("location", extra.place)
+    return event
 
 
 def _events(session: Session, network: Network, schedule: MeetingSchedule, name: str, now: datetime) -> list[Event]:

@@ -4,6 +4,7 @@ Handlers never write wording inline; they use ``messages.X`` and pass the result
 ``bot.replies.compose``. One module per feature keeps the catalog readable; all are re-exported here.
 """
 
+from bot.replies.messages.casebook import *  # noqa: F403
 from bot.replies.messages.categories import *  # noqa: F403
 from bot.replies.messages.connections import *  # noqa: F403
 from bot.replies.messages.consent import *  # noqa: F403

@@ -1,7 +1,9 @@
 """Wording for more than one 分野 per thread."""
 
-BUTTON_ADD_CATEGORY = "分野を追加"
-CATEGORY_ADD_CHOOSE = "#{number} に加える分野を選んでください（いまの分野：{categories}）。"
+BUTTON_ADD_CATEGORY = "分野を追加・外す"
+CATEGORY_ADD_CHOOSE = "#{number} の分野を選んでください（いまの分野：{categories}）。＋で加え、－で外します。"
+CATEGORY_ADD_CHIP = "＋{category}"
+CATEGORY_REMOVE_CHIP = "－{category}"
 CATEGORY_ADDED = "#{number} の分野に「{category}」を加えました（分野：{categories}）。"
 CATEGORY_REMOVED = "#{number} の分野から「{category}」を外しました（分野：{categories}）。"
 CATEGORY_ALREADY = "#{number} の分野は、すでに {categories} です。"

@@ -176,4 +176,5 @@ MEETING_CALENDAR_IN_PRIVATE = (
 )
 MEETING_CALENDAR_NOT_ORGANIZER = "カレンダーのURLは、会議の世話役の方にお渡ししています。"
 MEETING_CALENDAR_EVENT_SUMMARY = "{name}（{network}）"
+MEETING_CALENDAR_EXTRA_SUMMARY = "臨時{name}（{network}）"  # a 臨時会議: an event of its own
 MEETING_UNNAMED_NETWORK = "ネットワーク"

@@ -132,6 +132,9 @@ TIMELINE_LABELS = {
     "meeting_requested": "会議で相談",
     "discussed": "会議で検討",
     "note": "メモ",
+    "consent": "本人同意",
+    "missing": "足りなかった資源",
+    "shared": "事例として共有",
 }
 
 NUDGE = "#{number} にまだ返信がありません。伝手やお手伝いできることがあれば、お知らせください。\n{summary}"

@@ -17,6 +17,7 @@ from bot.web.dashboard.report_files import KIND_LABELS
 from bot.web.dashboard.reports import _last_month, _month_options, _months_back
 from bot.web.dashboard.web import bp, db, network_or_404, now
 from models import EventKind, Network, Organization, Thread, ThreadEvent, ThreadState
+from models.casebook import named_organizations
 from models.connections import add_resource, resources
 from models.consent import consents
 from models.meeting_minutes import MINUTES_LIMIT, meetings_in, write_minutes
@@ -55,6 +56,7 @@ def organizations(network_id: int) -> Any:
         kind_labels=KIND_LABELS,
         resources=resources(network),
         saved=request.args.get("saved", ""),
+        named=named_organizations(network),
     )
 
 
@@ -77,18 +79,22 @@ class MeetingsView:
     next_meeting: Any = None
     attendance: list[tuple[str, str, str]] = field(default_factory=list)  # org, kind, answer
     agenda: list[Any] = field(default_factory=list)
+    next_extra: Any = None  # the next meeting is a 臨時会議 (models.meeting_extra.Extra)
+    extras: list[Any] = field(default_factory=list)  # every 臨時会議 still to come
     past: list[tuple[str, list[tuple[int, str]]]] = field(default_factory=list)  # date, [(number, 分野)]
 
 
 def _from_meetings(network: Network) -> MeetingsView:
     """The meetings feature (models.meeting, another engineer's, being built at the same time):
     used when present; any failure falls back to the timeline's discussion events only."""
-    from models.meeting import attendance, next_meeting, schedule_of
+    from models.meeting import attendance, schedule_of
     from models.meeting_agenda import build_agenda
+    from models.meeting_extra import next_of_all, upcoming_extras
 
     session, current = db(), now()
     view = MeetingsView(available=True, schedule=schedule_of(session, network))
-    view.next_meeting = next_meeting(session, network, current)
+    view.next_meeting, view.next_extra = next_of_all(session, network, current)
+    view.extras = upcoming_extras(network, current)
     if view.next_meeting is not None:
         answers = attendance(session, network, view.next_meeting.original)
         orgs = session.scalars(

@@ -158,11 +158,12 @@ CASEBOOK_COLUMNS = (
     "番号",
     "分野",
     "地区",
-    "要約（伏せ字済み・団体名なし）",
+    "要約（伏せ字済み・団体名は同意のあるものだけ）",
     "結果",
     "伝手",
     "申し出",
     "終わるまでの日数",
+    "投稿団体（名前を出すことに同意した団体だけ）",
 )
 
 
@@ -171,7 +172,7 @@ def casebook_export(network_id: int, fmt: str) -> Any:
     """事例集: the threads marked 事例として共有, anonymised (models.casebook)."""
     network, _ = network_or_404(network_id)
     rows = [
-        (s.number, s.categories, s.area, s.summary, s.outcome, s.connections, s.offers, s.days)
+        (s.number, s.categories, s.area, s.summary, s.outcome, s.connections, s.offers, s.days, s.organization)
         for s in casebook(db(), network)
     ]
     return send_export(fmt, f"kasane-casebook-{network.id}.{fmt}", "事例集", CASEBOOK_COLUMNS, rows)
