@@ -64,7 +64,7 @@ _EARLIER_TO_GO = or_(
 )
 _FREE = or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now"))
 # Built once: claiming runs after every send, and building the statement cost more than running it.
-CLAIMABLE = (
+_DUE_FIRST_OF_LANE = (
     select(OutboxMessage)
     .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= bindparam("now"))
     .where(_FREE)
@@ -79,8 +79,8 @@ CLAIMABLE = (
     )
     .order_by(OutboxMessage.id)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True, of=OutboxMessage)
 )
+CLAIMABLE = _DUE_FIRST_OF_LANE.with_for_update(skip_locked=True, of=OutboxMessage)
 _REPLY_NOW = and_(
     OutboxMessage.reply_token.is_not(None),
     OutboxMessage.reply_deadline > bindparam("now"),
@@ -106,9 +106,11 @@ class Attempt:
     error: str | None = None  # a request we built that the SDK refuses: a bug, the row fails
 
 
-def claimable_in(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
-    """The rows a sender would claim now (read only): due, free, first of their lane, one late reply per chat."""
-    return _one_late_reply_per_chat(session, list(session.scalars(CLAIMABLE, {"now": now, "limit": limit})), now)
+def claimable_in(session: Session, now: datetime, limit: int, *, lock: bool = True) -> list[OutboxMessage]:
+    """The rows a sender would claim now: due, free, first of their lane, one late reply per chat.
+    ``lock`` False: only look (rows another sender is claiming this instant are seen, not skipped)."""
+    query = CLAIMABLE if lock else _DUE_FIRST_OF_LANE
+    return _one_late_reply_per_chat(session, list(session.scalars(query, {"now": now, "limit": limit})), now)
 
 
 def claim_in(session: Session, now: datetime, limit: int, lease: timedelta, by: str) -> list[OutboxMessage]:
@@ -171,6 +173,13 @@ def _one_late_reply_per_chat(session: Session, rows: list[OutboxMessage], now: d
 def record_in(session: Session, attempt: Attempt, now: datetime, max_age: timedelta) -> bool:
     """Write how the attempt went; True when the row reached a final state (sent or failed)."""
     row, result = attempt.row, attempt.result
+    if attempt.error is not None or result is not None:
+        settled = session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row.id))
+        if settled != OutboxStatus.PENDING:
+            # Its lease lapsed mid-try (a stalled process) and another try already settled it:
+            # a final state never changes, or a message LINE took would read as dropped or failed.
+            log.warning("outbox #%s: already %s by another try; this try's answer is not recorded", row.id, settled)
+            return True
     if attempt.error is not None:
         mark_in(session, row, OutboxStatus.FAILED, now, error=attempt.error)
         return True
