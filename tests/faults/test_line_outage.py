@@ -160,7 +160,7 @@ def test_every_fault_in_turn_keeps_order_and_exactly_once(world, net, platform, 
     caplog.set_level(logging.INFO)
     platform.fail_next(2, status=429, message=RATE_LIMITED, headers={"Retry-After": "3"})
     platform.fail_next(2, status=500)
-    platform.timeout_next(2, seconds=0.8, processed=True, endpoint="push")  # (replies: see the xfail tests below)
+    platform.timeout_next(2, seconds=0.8, processed=True, endpoint="push")  # (lost reply answers: the tests below)
     platform.timeout_next(1, seconds=0.8, processed=False)
     talk(world, net, 1)
     line_server.stop()
@@ -228,7 +228,7 @@ def body_of(world, person, group, text: str) -> bytes:
 # --- the reply whose answer was lost -----------------------------------------------------------
 # LINE took a reply, the answer never came back (timeout). A reply token is single use, so the
 # sender keeps ``reply_state=attempted`` and, on the retry, reads "Invalid reply token" as "our
-# earlier call used it". Two ways that memory is lost today, each delivering the message twice:
+# earlier call used it". Two ways that memory could be lost, each checked to deliver once:
 
 
 def test_lost_reply_answer_then_a_500_on_the_retry_is_not_delivered_twice(world, net, platform, engine):
