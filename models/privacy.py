@@ -325,9 +325,10 @@ _PARTICLES = "のがはをにへとでやも"
 _NEVER_INITIAL = "がをにへで"  # particles no given name starts with
 _NEVER_FINAL = "をはがへでにもや"  # a 3+ kana run ending so is a phrase (みんなで, ごはんを)
 
-_KANA_AFTER = "がはのにともへをやかよねなだでたらっじまこしさわ"
-# After a kana honorific only a particle or a non-kana may follow: さんぽ, さまざま, くんせい are
-# words. 様 and 氏 also start words (様子, 様々, 氏名, 氏家); 君 starts 君主 and ends 君子.
+_KANA_AFTER = "がはのにともへをやかよねなだでたらっじまこしさわち"
+# After a kana honorific only a particle, ち (木村さんち: their home) or a non-kana may follow:
+# さんぽ, さまざま, くんせい are words. 様 and 氏 also start words (様子, 様々, 氏名, 氏家); 君
+# starts 君主 and ends 君子.
 _KANA_HON = rf"(?:さん|さま|ちゃん|くん)(?=[{_KANA_AFTER}]|[^\u3041-\u309f]|$)"
 _SAMA_WORDS = "子々式態相変"
 _KANJI_HON = r"氏(?![名族家])|君(?![主臨子])|先生"
