@@ -247,6 +247,33 @@ def test_names_are_judged_as_the_field_writes_them(text: str, expected: str) -> 
     assert mask(text).text == expected
 
 
+# Step 1 of the guard, one character at a time (what every pattern sees). Memoised per
+# character, so it is asked directly: a cached answer would hide a change to the rule.
+FOLDS: list[tuple[str, str]] = [
+    ("\u200b", ""),  # zero-width space (a format character): cannot split a number
+    ("\u00ad", ""),  # soft hyphen
+    ("\ufe00", ""),  # variation selectors 1 and 16, the ends of their block
+    ("\ufe0f", ""),
+    ("\U000e0100", ""),  # variation selectors 17 and 256
+    ("\U000e01ef", ""),
+    ("\ufe10", ","),  # the next block: a vertical comma, folded by NFKC, not dropped
+    ("\U000e01f0", "\U000e01f0"),  # past the selectors: kept as it is
+    ("\u0663", "3"),  # Arabic-Indic three: any decimal digit becomes ASCII
+    ("\u2460", "1"),  # ①
+    ("\u246b", "12"),  # ⑫: one character, two digits
+    ("\uff21", "A"),  # full-width A
+    ("\uff71", "\u30a2"),  # half-width katakana
+    ("\u3007", "\u3007"),  # 〇 is not folded: it also spells names and addresses
+]
+
+
+@pytest.mark.parametrize(("char", "folded"), FOLDS, ids=[f"U+{ord(c):04X}" for c, _ in FOLDS])
+def test_each_character_is_folded_for_matching(char: str, folded: str) -> None:
+    from models.privacy import _fold_char
+
+    assert _fold_char(char) == folded
+
+
 def test_case_table_is_large_enough() -> None:
     assert len(CASES) >= 80
 
