@@ -15,6 +15,8 @@ from bot.fakeline import encode_body, sign
 from bot.pipeline.inbox import parse_event
 from bot.pipeline.webhook import event_key
 from bot.replies import messages
+from bot.store.group_commit import GroupCommitTimeout
+from bot.store.inbox_writer import InboxWriteFailed
 from models import Network, OutboxMessage
 
 
@@ -272,3 +274,69 @@ def test_the_door_gives_up_on_a_stuck_commit_well_inside_lines_two_seconds():
 
     door = WebhookDoor(make_engine("sqlite://"), SECRET, now=lambda: None)  # type: ignore[arg-type, return-value]
     assert door.commits._timeout == COMMIT_TIMEOUT < 2.0
+
+
+# --- what the operator sees ------------------------------------------------------------------
+# Each refusal answers a status LINE acts on and a short text someone with curl can read, and
+# logs one line saying why, with sizes and event keys but never the body.
+
+
+def _webhook_lines(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.pipeline.webhook"]
+
+
+def test_each_refusal_answers_a_short_text_and_logs_why(world, caplog):
+    signed = b'{"destination":"U0","events":[]}'
+    with caplog.at_level(logging.DEBUG, logger="bot.pipeline.webhook"):
+        unsigned = world.post(signed, signature=None)
+        not_payload = world.post(b"[]")
+        too_large = world.post(b" " * (1024 * 1024 + 1))
+        fine = world.post(signed)
+
+    assert (unsigned.status_code, unsigned.get_data(as_text=True)) == (400, "invalid signature")
+    assert (not_payload.status_code, not_payload.get_data(as_text=True)) == (400, "bad request")
+    assert (too_large.status_code, too_large.get_data(as_text=True)) == (413, "payload too large")
+    assert (fine.status_code, fine.get_data(as_text=True)) == (200, "OK")
+    assert _webhook_lines(caplog) == [
+        ("WARNING", f"webhook: rejected a request with a missing or invalid signature ({len(signed)} bytes)"),
+        ("WARNING", "webhook: signed body is not a LINE webhook payload (2 bytes)"),
+    ]
+
+
+def test_a_large_body_is_refused_by_its_declared_length_before_it_is_read(world):
+    from bot.pipeline.webhook import MAX_BODY
+
+    declared = {"CONTENT_LENGTH": str(MAX_BODY + 1)}  # a liar or a slow upload: not read at all
+    answer = world.client.post("/callback", data=b"{}", environ_overrides=declared)
+    assert (answer.status_code, answer.get_data(as_text=True)) == (413, "payload too large")
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(InboxWriteFailed("disk I/O error"), "disk I/O error"), (GroupCommitTimeout(), "GroupCommitTimeout")],
+    ids=["write failed", "commit stuck"],
+)
+def test_a_database_failure_is_logged_with_its_reason_and_answers_500(world, monkeypatch, caplog, failure, reason):
+    def fails(rows):  # type: ignore[no-untyped-def]
+        raise failure
+
+    monkeypatch.setattr(world.runtime.door.commits, "submit", fails)
+    event = world.line.join(world.group().id)
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.webhook"):
+        answer = world.post(encode_body(world.line.payload(event, event)))
+    assert (answer.status_code, answer.get_data(as_text=True)) == (500, "temporarily unavailable")
+    assert _webhook_lines(caplog) == [("ERROR", f"webhook: cannot record 2 event(s): database unavailable ({reason})")]
+
+
+def test_events_the_door_skips_are_logged_by_their_key(world, caplog):
+    group, alice = world.group(), world.person("Alice")
+    standby = world.line.text(group.id, alice.id, "ヘルプ", mode="standby")
+    odd_source = world.line.join(group.id) | {"source": "C123"}
+    body = encode_body(world.line.payload(standby, odd_source) | {"events": [standby, odd_source, 7]})
+    with caplog.at_level(logging.DEBUG, logger="bot.pipeline.webhook"):
+        assert world.runtime.door.rows(body) == []
+    assert _webhook_lines(caplog) == [
+        ("DEBUG", f"event {standby['webhookEventId']}: standby, not acted on"),
+        ("INFO", f"event {odd_source['webhookEventId']}: skipped, its source is not an object"),
+        ("INFO", "webhook: skipped an event that is not an object"),
+    ]
