@@ -26,7 +26,7 @@ MODULES = {
     "sender": ("bot/pipeline/sender.py", ["tests/test_sender.py"]),
     "delivery_state": ("bot/pipeline/delivery_state.py", ["tests/test_sender.py"]),
     "privacy": ("models/privacy.py", ["tests/test_privacy.py"]),
-    "outcomes": ("models/casework.py", ["tests/test_threads.py"]),
+    "outcomes": ("models/casework.py", ["tests/test_threads.py", "tests/test_case_log_events.py"]),
 }
 SETUP_CFG = """[mutmut]
 source_paths =
