@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 from test_dashboard_world import jst, make_network
 
-from models import EventKind, Member, OrgKind, Outcome, ResponseKind, ThreadEvent, ThreadState
+from bot.pipeline.outbox import enqueue
+from bot.replies import compose
+from models import EventKind, Member, OrgKind, OutboxMessage, Outcome, ResponseKind, ThreadEvent, ThreadState
 from models.casework import (
     add_response,
     can_manage,
@@ -21,9 +23,11 @@ from models.casework import (
     post_thread,
     reopen,
     retract,
+    same_response_recently,
     set_outcome,
 )
 from models.membership import register_member
+from models.outbox import ERASED_ERROR, thread_topic
 
 POSTED = jst(2026, 11, 2, 9, 0)
 LATER = POSTED + timedelta(days=3)
@@ -185,7 +189,9 @@ def test_responses_count_by_kind_and_only_answers_set_the_first_response(session
     add_response(session, thread, helper, ResponseKind.WATCH, None, POSTED + timedelta(hours=1))
     add_response(session, thread, helper, ResponseKind.COMMENT, "見ています", POSTED + timedelta(hours=2))
     assert thread.first_response_at is None  # watching and commenting are not an answer
-    offer, masked = add_response(session, thread, helper, ResponseKind.OFFER, "佐藤さんが運転できます", LATER)
+    offer, masked = add_response(
+        session, thread, helper, ResponseKind.OFFER, "佐藤さんが運転できます", LATER, message_id="m-offer"
+    )
     add_response(session, thread, helper, ResponseKind.CONNECTION, "社協へ", LATER + timedelta(days=1))
     session.flush()
 
@@ -194,6 +200,8 @@ def test_responses_count_by_kind_and_only_answers_set_the_first_response(session
     assert counts == (1, 1, 1, 1)
     assert offer.text == "［氏名］さんが運転できます" and masked is not None and masked.kinds == ("name",)
     assert (offer.member_id, offer.organization_id, offer.created_at) == (helper.id, helper.organization_id, LATER)
+    assert offer.message_id == "m-offer"  # a quote-reply or an unsend of that LINE message finds it
+    assert events(session, thread)[3].at == LATER
     kinds = [(e.kind, e.detail.get("response_kind")) for e in events(session, thread)[1:]]
     assert kinds == [
         (EventKind.WATCH, "watch"),
@@ -206,10 +214,11 @@ def test_responses_count_by_kind_and_only_answers_set_the_first_response(session
 
 
 def test_a_correction_of_category_and_area_keeps_both_sides(session, net, thread):
-    correct(session, thread, None, LATER, category="高齢", area="東部")
+    coordinator = net.members["東部包括"]
+    correct(session, thread, coordinator, LATER, category="高齢", area="東部")
     assert (thread.category, thread.area) == ("高齢", "東部")
     event = last_event(session, thread)
-    assert (event.kind, event.at) == (EventKind.CORRECTED, LATER)
+    assert (event.kind, event.at, event.actor_id) == (EventKind.CORRECTED, LATER, coordinator.id)
     assert event.detail == {
         "before": {"category": "その他", "area": None},
         "after": {"category": "高齢", "area": "東部"},
@@ -219,15 +228,22 @@ def test_a_correction_of_category_and_area_keeps_both_sides(session, net, thread
 def test_unsending_erases_the_text_and_editing_masks_the_new_one(session, net, thread):
     edited = edit_summary(session, thread, "田中様の通院の付き添い", LATER)
     assert thread.summary == "［氏名］様の通院の付き添い" and edited.kinds == ("name",)
-    assert (last_event(session, thread).kind, last_event(session, thread).detail) == (
-        EventKind.EDITED,
-        {"masked": ["name"]},
-    )
+    assert thread.masked_kinds == ["name"]
+    event = last_event(session, thread)
+    assert (event.kind, event.at, event.detail) == (EventKind.EDITED, LATER, {"masked": ["name"]})
 
     poster = net.members["子ども食堂ひまわり"]
-    retract(session, thread, LATER, actor=poster)
+    card = compose.text("#1 通院の付き添い")
+    [card_id] = enqueue(session, "Ccase-log", [card], now=LATER, topic=thread_topic(thread.id))
+    unsent = LATER + timedelta(hours=1)
+    retract(session, thread, unsent, actor=poster)
     assert (thread.summary, thread.retracted) == (None, True)
-    assert (last_event(session, thread).kind, last_event(session, thread).actor_id) == (EventKind.RETRACTED, poster.id)
+    event = last_event(session, thread)
+    assert (event.kind, event.at, event.actor_id) == (EventKind.RETRACTED, unsent, poster.id)
+    row = session.get(OutboxMessage, card_id)
+    session.refresh(row)
+    assert "通院" not in str(row.messages) and row.trimmed_at == unsent  # the outbox's copy goes too
+    assert (row.status, row.last_error) == ("failed", ERASED_ERROR)  # and is never sent now
 
 
 def test_who_may_record_an_outcome_and_whose_thread_it_is(session, net, thread):
@@ -239,3 +255,17 @@ def test_who_may_record_an_outcome_and_whose_thread_it_is(session, net, thread):
     managers = [can_manage(m, thread) for m in (poster, colleague, coordinator, other, None)]
     assert managers == [True, True, True, False, False]
     assert [own_thread(thread, m) for m in (poster, colleague, other)] == [True, True, False]
+
+
+def test_the_same_answer_from_one_organization_within_a_day_counts_once(session, net, thread):
+    helper = net.members["東部包括"]
+    add_response(session, thread, helper, ResponseKind.CONNECTION, "社協の配食", POSTED)
+    session.flush()
+    again = [
+        same_response_recently(session, thread, helper, ResponseKind.CONNECTION, "社協の配食", POSTED + hours)
+        for hours in (timedelta(hours=23), timedelta(hours=25))
+    ]
+    assert again == [True, False]
+    other_text = same_response_recently(session, thread, helper, ResponseKind.CONNECTION, "別の案", POSTED)
+    other_kind = same_response_recently(session, thread, helper, ResponseKind.OFFER, "社協の配食", POSTED)
+    assert (other_text, other_kind) == (False, False)
