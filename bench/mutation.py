@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # module: (its file, the fast tests that make its promises)
 MODULES = {
     "webhook": ("bot/pipeline/webhook.py", ["tests/test_webhook.py", "tests/test_inbox_writer.py"]),
-    "inbox": ("bot/pipeline/inbox.py", ["tests/test_inbox.py"]),
+    "inbox": ("bot/pipeline/inbox.py", ["tests/test_inbox.py", "tests/test_webhook.py"]),
     "outbox": ("bot/pipeline/outbox.py", ["tests/test_sender.py"]),
     "sender": ("bot/pipeline/sender.py", ["tests/test_sender.py"]),
     "delivery_state": ("bot/pipeline/delivery_state.py", ["tests/test_sender.py"]),
