@@ -340,3 +340,19 @@ def test_events_the_door_skips_are_logged_by_their_key(world, caplog):
         ("INFO", f"event {odd_source['webhookEventId']}: skipped, its source is not an object"),
         ("INFO", "webhook: skipped an event that is not an object"),
     ]
+
+
+def test_a_chunked_body_without_a_length_is_refused_once_read_past_the_limit(world):
+    import io
+
+    from bot.pipeline.webhook import MAX_BODY
+
+    body = b" " * (MAX_BODY + 1)
+    chunked = {"wsgi.input_terminated": True, "CONTENT_LENGTH": None}  # no length: read, then measured
+    answer = world.client.post(
+        "/callback",
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked", "X-Line-Signature": sign(body, SECRET)},
+        environ_overrides=chunked,
+    )
+    assert (answer.status_code, answer.get_data(as_text=True)) == (413, "payload too large")
