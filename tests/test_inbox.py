@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 
 import pytest
 from conftest import SECRET, USING_POSTGRES, make_config
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from bot.fakeline import encode_body
 from bot.pipeline.inbox import InboxProcessor
+from bot.pipeline.outbox import REPLY_TOKEN_LIFETIME
+from bot.replies import messages
 from bot.runtime import build_runtime
 from models import EventOutcome, InboxEvent, OutboxMessage, Thread, WebhookEvent
 
@@ -245,3 +248,143 @@ def test_a_worker_killed_after_handling_but_before_emptying_the_inbox_does_not_h
     assert waiting(runtime) == []
     with runtime.sessions() as session:
         assert count(session, Thread) == 1
+
+
+# --- each way an event can end, and the line the operator reads ------------------------------
+# The worker never lets one event block the inbox: every path ends in an outcome recorded by the
+# event's id, and says why in one log line (by the event's key, never its text).
+
+def handle_raw(runtime, raw: dict | bytes, key: str = "01TESTEVENT0000000000000000"):
+    """Seal ``raw`` as the door would and hand it to the worker: its outcome, and the messages it
+    queued (chat, text, reply deadline)."""
+    plain = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
+    received = took(runtime)
+    with runtime.sessions.begin() as session:
+        before = session.scalar(select(func.max(OutboxMessage.id))) or 0
+        outcome = runtime.inbox.handle(session, key, runtime.inbox.sealer.seal(key, plain), received)
+        new = select(OutboxMessage).where(OutboxMessage.id > before, ~OutboxMessage.chat_id.startswith("lookup:"))
+        queued = session.scalars(new.order_by(OutboxMessage.id)).all()
+        return outcome, [(row.chat_id, row.messages[0].get("text"), row.reply_deadline) for row in queued]
+
+
+def took(runtime):
+    """When the door took the event: ten seconds before the worker handles it."""
+    return runtime.clock.now() - timedelta(seconds=10)
+
+
+def inbox_lines(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bot.pipeline.inbox"]
+
+
+def text_event(world, group, person, text: str) -> dict:
+    return world.line.text(group.id, person.id, text)
+
+
+def test_a_payload_that_cannot_be_read_back_is_skipped_as_invalid(runtime, caplog):
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        assert handle_raw(runtime, b"not json", key="K1") == (EventOutcome.INVALID, [])
+    assert ("WARNING", "event K1: payload cannot be read back; skipped") in inbox_lines(caplog)
+
+
+def test_a_shape_the_sdk_cannot_validate_is_acknowledged_unparsed(runtime, caplog):
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        assert handle_raw(runtime, {"type": "message", "message": 5}, key="K2") == (EventOutcome.UNPARSED, [])
+    [(level, line)] = [entry for entry in inbox_lines(caplog) if "not parsed" in entry[1]]
+    assert level == "INFO" and line.startswith("event K2 (message) not parsed by the SDK: ")
+
+
+def test_a_handler_bug_gets_the_sender_an_apology_by_reply(world, runtime, net, monkeypatch, caplog):
+    group, alice = net
+
+    def bug(registry, ctx):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("bot.pipeline.inbox.dispatch", bug)
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        outcome, queued = handle_raw(runtime, text_event(world, group, alice, "一覧"), key="K3")
+    assert outcome == EventOutcome.FAILED
+    assert [(chat, text) for chat, text, _ in queued][-1] == (group.id, messages.SORRY_FAILED)
+    assert queued[-1][2] == took(runtime) + REPLY_TOKEN_LIFETIME  # the token ages from when the door took it
+    assert ("ERROR", "event K3 (message): handler failed") in inbox_lines(caplog)
+
+
+def test_a_unique_key_taken_meanwhile_is_handled_again_once_then_given_up(world, runtime, net, monkeypatch, caplog):
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.pipeline import inbox as inbox_module
+
+    group, alice = net
+    real, calls = inbox_module.dispatch, []
+
+    def twin_first(times: int):  # type: ignore[no-untyped-def]
+        def dispatch(registry, ctx):  # type: ignore[no-untyped-def]
+            calls.append(ctx)
+            if len(calls) <= times:
+                raise IntegrityError("INSERT", {}, Exception("unique"))
+            return real(registry, ctx)
+
+        return dispatch
+
+    monkeypatch.setattr(inbox_module, "dispatch", twin_first(1))
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        outcome, queued = handle_raw(runtime, text_event(world, group, alice, "ヘルプ"), key="K4")
+    assert outcome == EventOutcome.HANDLED and len(calls) == 2
+    assert [chat for chat, _, _ in queued] == [group.id]  # the second try answered, once
+    assert ("INFO", "event K4: a unique key was taken meanwhile; handling it again") in inbox_lines(caplog)
+
+    calls.clear()
+    monkeypatch.setattr(inbox_module, "dispatch", twin_first(2))
+    outcome, queued = handle_raw(runtime, text_event(world, group, alice, "ヘルプ"), key="K5")
+    assert outcome == EventOutcome.FAILED and len(calls) == 2  # twice, not for ever
+    assert queued[-1][1] == messages.SORRY_FAILED
+
+
+def test_a_value_the_database_refuses_is_skipped_as_invalid(world, runtime, net, monkeypatch, caplog):
+    from sqlalchemy.exc import DataError
+
+    group, alice = net
+
+    def refused(registry, ctx):  # type: ignore[no-untyped-def]
+        raise DataError("INSERT", {}, Exception("value too long"))
+
+    monkeypatch.setattr("bot.pipeline.inbox.dispatch", refused)
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        outcome, queued = handle_raw(runtime, text_event(world, group, alice, "一覧"), key="K6")
+    assert (outcome, queued) == (EventOutcome.INVALID, [])  # bad input: no apology, nothing queued
+    assert ("WARNING", "event K6: refused by the database as invalid data; skipped") in inbox_lines(caplog)
+
+
+def test_handlers_get_the_typed_event_the_links_and_when_the_door_took_it(world, runtime, net, monkeypatch):
+    from bot.pipeline import inbox as inbox_module
+
+    group, alice = net
+    seen = []
+    real = inbox_module.dispatch
+
+    def spy(registry, ctx):  # type: ignore[no-untyped-def]
+        seen.append((type(ctx.event).__name__, ctx.links, ctx.received_at))
+        return real(registry, ctx)
+
+    monkeypatch.setattr(inbox_module, "dispatch", spy)
+    outcome, _ = handle_raw(runtime, text_event(world, group, alice, "一覧"), key="K7")
+    assert outcome == EventOutcome.HANDLED
+    assert seen == [("MessageEvent", runtime.inbox.links, took(runtime))]
+    assert runtime.inbox.links is not None
+
+
+def test_an_event_no_handler_takes_is_handled_quietly(world, runtime, net, caplog):
+    group, alice = net
+    beacon = {
+        "type": "beacon",
+        "mode": "active",
+        "timestamp": 1700000000000,
+        "source": {"type": "user", "userId": alice.id},
+        "webhookEventId": "K8",
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": "r" * 32,
+        "beacon": {"hwid": "d41d8cd98f", "type": "enter"},
+    }
+    with caplog.at_level(logging.DEBUG, logger="bot.pipeline.inbox"):
+        outcome, queued = handle_raw(runtime, beacon, key="K8")
+    assert (outcome, queued) == (EventOutcome.HANDLED, [])
+    assert ("DEBUG", "event K8 (beacon): no handler") in inbox_lines(caplog)
