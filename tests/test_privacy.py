@@ -191,6 +191,7 @@ NAME_CASES: list[tuple[str, str]] = [
     ("ヒダマリさん", "［氏名］さん"),
     # a place counts from three characters: 久留米市 is the city office, 高市 a person
     ("久留米市さん", "久留米市さん"),
+    ("中央区さん", "中央区さん"),  # three characters: the ward office
     ("高市さん", "［氏名］さん"),
     # a family name split by one space joins the name; after a role word it does not
     ("山田 花子さん", "［氏名］さん"),
