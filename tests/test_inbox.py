@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from bot.fakeline import encode_body
 from bot.pipeline.inbox import InboxProcessor
 from bot.pipeline.outbox import REPLY_TOKEN_LIFETIME
-from bot.replies import messages
+from bot.replies import compose, messages
 from bot.runtime import build_runtime
-from models import EventOutcome, InboxEvent, OutboxMessage, Thread, WebhookEvent
+from models import EventOutcome, Friend, InboxEvent, OutboxMessage, Thread, WebhookEvent
 
 POST = "困りごと 一人暮らしの方の通院の付き添いを探しています 連絡は 090-1234-5678 まで"
 
@@ -264,7 +264,9 @@ def handle_raw(runtime, raw: dict | bytes, key: str = "01TESTEVENT00000000000000
         outcome = runtime.inbox.handle(session, key, runtime.inbox.sealer.seal(key, plain), received)
         new = select(OutboxMessage).where(OutboxMessage.id > before, ~OutboxMessage.chat_id.startswith("lookup:"))
         queued = session.scalars(new.order_by(OutboxMessage.id)).all()
-        return outcome, [(row.chat_id, row.messages[0].get("text"), row.reply_deadline) for row in queued]
+        first = [row.messages[0] for row in queued]
+        texts = [message.get("text") or message.get("altText") for message in first]
+        return outcome, [(row.chat_id, text, row.reply_deadline) for row, text in zip(queued, texts, strict=True)]
 
 
 def took(runtime):
@@ -388,3 +390,24 @@ def test_an_event_no_handler_takes_is_handled_quietly(world, runtime, net, caplo
         outcome, queued = handle_raw(runtime, beacon, key="K8")
     assert (outcome, queued) == (EventOutcome.HANDLED, [])
     assert ("DEBUG", "event K8 (beacon): no handler") in inbox_lines(caplog)
+
+
+def test_a_button_press_is_routed_by_its_data(world, runtime, net):
+    group, alice = net
+    press = world.line.postback(group.id, alice.id, compose.postback_data("help", t="outcome"))
+    outcome, queued = handle_raw(runtime, press, key="K9")
+    assert outcome == EventOutcome.HANDLED
+    [(chat, text, _)] = queued
+    assert chat == group.id and "結果" in text  # the 結果 topic of ヘルプ, not the whole card
+
+
+def test_talking_one_to_one_shows_the_bot_is_followed_and_a_group_message_does_not(world, runtime, net):
+    group, alice = net
+    bob = world.person("Bob")
+    handle_raw(runtime, world.line.text(group.id, bob.id, "一覧"), key="K10")
+    handle_raw(runtime, world.line.text(alice.id, alice.id, "ヘルプ"), key="K11")
+    handle_raw(runtime, world.line.postback(bob.id, bob.id, compose.postback_data("help", t="post")), key="K12")
+    with runtime.sessions() as session:
+        friends = dict(session.execute(select(Friend.line_user_id, Friend.updated_at)).all())
+    assert set(friends) == {alice.id, bob.id}  # Bob only from his own 1:1 button press
+    assert friends[alice.id] == runtime.clock.now()
