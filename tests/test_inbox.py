@@ -411,3 +411,22 @@ def test_talking_one_to_one_shows_the_bot_is_followed_and_a_group_message_does_n
         friends = dict(session.execute(select(Friend.line_user_id, Friend.updated_at)).all())
     assert set(friends) == {alice.id, bob.id}  # Bob only from his own 1:1 button press
     assert friends[alice.id] == runtime.clock.now()
+
+
+def test_each_handled_event_is_recorded_by_its_id_with_type_chat_times_and_outcome(world, runtime, net, caplog):
+    group, alice = net
+    event = world.line.redelivery(world.line.text(group.id, alice.id, "ヘルプ"))
+    took_at = runtime.clock.now()
+    assert world.post(encode_body(world.line.payload(event))).status_code == 200
+    runtime.clock.advance(timedelta(seconds=3))  # the worker gets to it a little later
+    world.deliver()
+
+    with runtime.sessions() as session:
+        row = session.get(WebhookEvent, event["webhookEventId"])
+        recorded = (row.event_type, row.chat_id, row.redelivery, row.received_at, row.handled_at, row.outcome)
+    assert recorded == ("message", group.id, True, took_at, runtime.clock.now(), EventOutcome.HANDLED)
+
+    assert world.post(encode_body(world.line.payload(event))).status_code == 200  # LINE sends it again
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        assert not world.deliver()
+    assert f"event {event['webhookEventId']}: already handled (redelivery=True)" in caplog.text
