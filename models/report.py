@@ -566,19 +566,23 @@ def _by_count(counts: Counter[str | None], missing: str) -> list[tuple[str, int]
     return sorted(((key or missing, n) for key, n in counts.items() if n), key=lambda r: (-r[1], r[0]))
 
 
+def _given_in(network: Network, period: Period) -> tuple[Any, ...]:
+    """Responses given in the period to this network's threads (of any month) still counted then."""
+    return (
+        Thread.network_id == network.id,
+        _counted_at(period.end),
+        Response.created_at >= period.start,
+        Response.created_at < period.end,
+    )
+
+
 def responses_given(session: Session, network: Network, period: Period) -> tuple[int, int]:
     """伝手 and offers given during the period, to threads of any month."""
     counts = dict(
         session.execute(
             select(Response.kind, func.count())
             .join(Thread, Thread.id == Response.thread_id)
-            .where(
-                Thread.network_id == network.id,
-                _counted_at(period.end),
-                Response.created_at >= period.start,
-                Response.created_at < period.end,
-                Response.kind.in_((ResponseKind.CONNECTION, ResponseKind.OFFER)),
-            )
+            .where(*_given_in(network, period), Response.kind.in_((ResponseKind.CONNECTION, ResponseKind.OFFER)))
             .group_by(Response.kind)
         ).all()
     )
@@ -590,13 +594,7 @@ def watching_given(session: Session, network: Network, period: Period) -> tuple[
     watches, threads = session.execute(
         select(func.count(), func.count(distinct(Response.thread_id)))
         .join(Thread, Thread.id == Response.thread_id)
-        .where(
-            Thread.network_id == network.id,
-            _counted_at(period.end),
-            Response.created_at >= period.start,
-            Response.created_at < period.end,
-            Response.kind == ResponseKind.WATCH,
-        )
+        .where(*_given_in(network, period), Response.kind == ResponseKind.WATCH)
     ).one()
     return watches or 0, threads or 0
 
