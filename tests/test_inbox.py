@@ -430,3 +430,240 @@ def test_each_handled_event_is_recorded_by_its_id_with_type_chat_times_and_outco
     with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
         assert not world.deliver()
     assert f"event {event['webhookEventId']}: already handled (redelivery=True)" in caplog.text
+
+
+# --- one round: how much it takes, and when handled events leave the inbox ----------------------
+# SQLite has one write lock, which the sender needs for every delivery it records: a round of
+# handling holds it for a short time budget and a bounded batch, then lets go.
+
+def post_texts(world, group, person, count: int) -> None:
+    for n in range(1, count + 1):
+        world.post(encode_body(world.line.payload(world.line.text(group.id, person.id, f"ヘルプ {n}"))))
+
+
+def handled_count(runtime) -> int:
+    with runtime.sessions() as session:
+        return count(session, WebhookEvent)
+
+
+def test_a_round_takes_at_most_a_batch_and_the_next_round_the_rest(world, runtime, net):
+    group, alice = net
+    post_texts(world, group, alice, 5)
+    inbox = runtime.inbox
+    inbox.batch, inbox.forget_every = 2, 3600.0
+    before = handled_count(runtime)
+
+    assert [inbox.run_once() for _ in range(4)] == [2, 2, 1, 0]
+    assert handled_count(runtime) == before + 5
+
+
+def test_after_each_round_that_took_events_the_sender_is_woken(world, runtime, net):
+    group, alice = net
+    woken: list[int] = []
+    inbox = runtime.inbox
+    inbox.after_commit = lambda: woken.append(handled_count(runtime))  # after the commit: the rows are visible
+    before = handled_count(runtime)
+    assert inbox.run_once() == 0 and woken == []  # nothing waiting: no wake
+
+    post_texts(world, group, alice, 3)
+    inbox.batch = 2
+    inbox.run_once()
+    inbox.run_once()
+    assert woken == [before + 2, before + 3]
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="on PostgreSQL the inbox is emptied in the handling transaction")
+def test_in_an_inbox_of_its_own_handled_events_are_not_read_again_and_leave_together(world, runtime, net):
+    group, alice = net
+    post_texts(world, group, alice, 3)
+    inbox = runtime.inbox
+    inbox.batch, inbox.forget_every = 2, 3600.0
+
+    assert inbox.run_once() == 2
+    assert inbox.run_once() == 1  # past the two handled, though they are still in the inbox
+    assert inbox.run_once() == 0
+    assert len(waiting(runtime)) == 3
+    inbox.forget_handled()  # after a checkpoint of the main database
+    assert waiting(runtime) == []
+    inbox.forget_handled()  # nothing left to remove: no error
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="the inbox shares PostgreSQL's database")
+def test_on_postgresql_handled_events_leave_the_inbox_with_their_handling(world, runtime, net):
+    group, alice = net
+    post_texts(world, group, alice, 3)
+    runtime.inbox.batch = 2
+    assert runtime.inbox.run_once() == 2
+    assert len(waiting(runtime)) == 1
+
+
+class SteppedTime:
+    """The inbox module's clock for its time budget: moves only when an event is handled."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class TakesTime(InboxProcessor):
+    step = 0.0
+    stepped: SteppedTime
+
+    def handle(self, *args, **kwargs):
+        outcome = super().handle(*args, **kwargs)
+        self.stepped.now += self.step
+        return outcome
+
+
+# The budget of one round: SQLite's one write lock is wanted by the sender, PostgreSQL's is not.
+BUDGET_OF_A_ROUND = {"sqlite": 0.02, "postgresql": 0.1}
+
+
+def test_a_round_stops_taking_events_once_its_time_budget_is_spent(world, runtime, net, monkeypatch):
+    import bot.pipeline.inbox as inbox_module
+
+    group, alice = net
+    post_texts(world, group, alice, 6)
+    stepped = SteppedTime()
+    monkeypatch.setattr(inbox_module, "time", stepped)
+    inbox = runtime.inbox
+    slow = TakesTime(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now, settings=inbox.settings)
+    slow.stepped, slow.forget_every = stepped, 3600.0
+    slow.step = BUDGET_OF_A_ROUND[runtime.engine.dialect.name] / 2  # each event takes half the budget
+
+    # Two events spend the budget exactly (not over it); the third goes over, and the round ends.
+    taken = []
+    for _ in range(3):
+        stepped.now = 0.0  # each round from zero: sums of binary fractions stay exact
+        taken.append(slow.run_once())
+    assert taken == [3, 3, 0]
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="on PostgreSQL the inbox is emptied in the handling transaction")
+def test_handled_events_leave_an_inbox_of_its_own_once_forget_every_has_passed(world, runtime, net, monkeypatch):
+    import bot.pipeline.inbox as inbox_module
+
+    group, alice = net
+    post_texts(world, group, alice, 3)
+    stepped = SteppedTime()
+    monkeypatch.setattr(inbox_module, "time", stepped)
+    inbox = runtime.inbox
+    inbox.batch, inbox._forgotten_at = 1, 0.0
+
+    stepped.now = 0.5  # not more than forget_every (0.5 s) since the last removal: they stay
+    assert inbox.run_once() == 1 and len(waiting(runtime)) == 3
+    stepped.now = 0.6
+    assert inbox.run_once() == 1 and len(waiting(runtime)) == 1  # both handled ones leave together
+    stepped.now = 0.7
+    assert inbox.run_once() == 1 and len(waiting(runtime)) == 1  # the clock starts again from 0.6
+
+
+def test_drain_handles_at_most_its_rounds_and_leaves_nothing_handled_behind(world, runtime, net):
+    group, alice = net
+    post_texts(world, group, alice, 3)
+    inbox = runtime.inbox
+    inbox.batch, inbox.forget_every = 1, 3600.0
+    assert inbox.drain(max_rounds=2) == 2
+    assert len(waiting(runtime)) == 1  # the third, not yet handled; the two handled are removed
+    assert inbox.drain() == 1 and waiting(runtime) == []
+
+
+# --- the worker's loop: outages, bugs, idling -------------------------------------------------------
+class RecordedStop(threading.Event):
+    """``stop`` whose waits return at once and are remembered (the backoff under test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+class RecordedWakeup:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float | None]] = []
+
+    def clear(self) -> None:
+        self.calls.append(("clear", None))
+
+    def wait(self, timeout: float) -> None:
+        self.calls.append(("wait", timeout))
+
+
+class ScriptedRounds(InboxProcessor):
+    """Each round answers from a script: a number of events taken, or an exception raised."""
+
+    script: list
+    stop: RecordedStop
+    rounds = 0
+    forgets = 0
+
+    def run_once(self) -> int:
+        self.rounds += 1
+        step = self.script.pop(0)
+        if not self.script:
+            self.stop.set()
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def forget_handled(self) -> None:
+        self.forgets += 1
+
+
+def scripted(runtime, script: list) -> tuple[ScriptedRounds, RecordedStop, RecordedWakeup]:
+    inbox = runtime.inbox
+    rounds = ScriptedRounds(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now)
+    rounds.script, rounds.stop = list(script), RecordedStop()
+    beats: list[int] = []
+    rounds.on_round = lambda: beats.append(rounds.rounds)
+    rounds.beats = beats
+    return rounds, rounds.stop, RecordedWakeup()
+
+
+def outage():
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+def test_a_database_outage_is_waited_out_with_a_growing_pause(runtime, caplog):
+    rounds, stop, wakeup = scripted(runtime, [outage() for _ in range(6)] + [1, outage(), 0])
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        rounds.run_forever(stop, wakeup, poll_interval=1.0)
+
+    # Doubling from twice the poll interval, at most 30 s; a round that works starts it again.
+    assert stop.waits == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 2.0]
+    assert ("WARNING", "inbox: database unavailable (OperationalError); retrying in 2.0s") in inbox_lines(caplog)
+    assert rounds.beats == list(range(9))  # the heartbeat beats at every loop, outage or not
+    assert ("INFO", "inbox: handling webhook events") == inbox_lines(caplog)[0]
+
+
+def test_a_failed_round_is_logged_and_the_worker_goes_on(runtime, caplog):
+    rounds, stop, wakeup = scripted(runtime, [RuntimeError("a bug"), 2, 0])
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        rounds.run_forever(stop, wakeup, poll_interval=0.5)
+    [failed] = [r for r in caplog.records if r.getMessage() == "inbox: round failed; retrying"]
+    assert failed.levelname == "ERROR" and failed.exc_info
+    assert rounds.rounds == 3 and stop.waits == []
+    # Idle after the failure and at the end (clear, look, wait); busy in between: straight on.
+    assert wakeup.calls == [("clear", None), ("wait", 0.5), ("clear", None), ("clear", None), ("wait", 0.5)]
+    assert rounds.forgets == 3  # when idle twice, and once at stopping
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="on PostgreSQL the inbox is emptied in the handling transaction")
+def test_handled_events_that_cannot_be_removed_during_an_outage_wait_for_the_next_time(world, runtime, net, caplog):
+    inbox = runtime.inbox
+
+    def cut(seqs):
+        raise outage()
+
+    inbox._handled_seqs = [1]
+    inbox._forget, inbox.forget_every = cut, 3600.0
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        inbox._forget_quietly()
+    assert ("WARNING", "inbox: cannot remove handled events yet (OperationalError)") in inbox_lines(caplog)
