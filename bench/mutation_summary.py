@@ -48,10 +48,13 @@ def main() -> int:
         module = str(meta.relative_to(REPO / "mutants"))[: -len(".meta")]
         figures = summarise(meta)
         if figures is not None:
-            figures["harmless"] = modules.get(module, {}).get("harmless", {})
+            # The judgements written by hand (harmless survivors, notes) stay; a survivor killed
+            # since is no longer listed as harmless.
+            kept = {key: value for key, value in modules.get(module, {}).items() if key not in figures}
+            kept["harmless"] = {k: v for k, v in kept.get("harmless", {}).items() if k in figures["survivors"]}
             figures["run_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
-            modules[module] = figures
-    OUT.write_text(json.dumps({"tool": "mutmut", "modules": modules}, ensure_ascii=False, indent=2) + "\n")
+            modules[module] = {**figures, **kept}
+    OUT.write_text(json.dumps({**previous, "tool": "mutmut", "modules": modules}, ensure_ascii=False, indent=2) + "\n")
     for module, f in modules.items():
         print(f"{module:<36} {f['killed']:>4} killed {f['survived']:>4} survived  {f['killed_percent']}%")
     return 0
