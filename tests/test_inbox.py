@@ -292,7 +292,7 @@ def test_a_shape_the_sdk_cannot_validate_is_acknowledged_unparsed(runtime, caplo
     with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
         assert handle_raw(runtime, {"type": "message", "message": 5}, key="K2") == (EventOutcome.UNPARSED, [])
     [(level, line)] = [entry for entry in inbox_lines(caplog) if "not parsed" in entry[1]]
-    assert level == "INFO" and line.startswith("event K2 (message) not parsed by the SDK: ")
+    assert (level, line) == ("INFO", "event K2 (message) not parsed by the SDK: TypeError")  # the kind, not the text
 
 
 def test_a_handler_bug_gets_the_sender_an_apology_by_reply(world, runtime, net, monkeypatch, caplog):
@@ -336,9 +336,12 @@ def test_a_unique_key_taken_meanwhile_is_handled_again_once_then_given_up(world,
 
     calls.clear()
     monkeypatch.setattr(inbox_module, "dispatch", twin_first(2))
-    outcome, queued = handle_raw(runtime, text_event(world, group, alice, "ヘルプ"), key="K5")
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
+        outcome, queued = handle_raw(runtime, text_event(world, group, alice, "ヘルプ"), key="K5")
     assert outcome == EventOutcome.FAILED and len(calls) == 2  # twice, not for ever
     assert queued[-1][1] == messages.SORRY_FAILED
+    [given_up] = [r for r in caplog.records if r.getMessage() == "event K5 (message): handler failed"]
+    assert given_up.levelname == "ERROR" and given_up.exc_info
 
 
 def test_a_value_the_database_refuses_is_skipped_as_invalid(world, runtime, net, monkeypatch, caplog):
@@ -403,14 +406,25 @@ def test_a_button_press_is_routed_by_its_data(world, runtime, net):
 
 def test_talking_one_to_one_shows_the_bot_is_followed_and_a_group_message_does_not(world, runtime, net):
     group, alice = net
-    bob = world.person("Bob")
+    bob, carol = world.person("Bob"), world.person("Carol")
+
+    def friends() -> dict:
+        with runtime.sessions() as session:
+            return dict(session.execute(select(Friend.line_user_id, Friend.updated_at)).all())
+
+    known = friends()
+    assert bob.id not in known and carol.id not in known
     handle_raw(runtime, world.line.text(group.id, bob.id, "一覧"), key="K10")
-    handle_raw(runtime, world.line.text(alice.id, alice.id, "ヘルプ"), key="K11")
+    assert friends() == known  # a group message says nothing about following the bot
+    runtime.clock.advance(timedelta(minutes=1))
+    handle_raw(runtime, world.line.text(carol.id, carol.id, "ヘルプ"), key="K11")
+    assert friends() == {**known, carol.id: runtime.clock.now()}  # a 1:1 text, seen now
+    runtime.clock.advance(timedelta(minutes=1))
     handle_raw(runtime, world.line.postback(bob.id, bob.id, compose.postback_data("help", t="post")), key="K12")
-    with runtime.sessions() as session:
-        friends = dict(session.execute(select(Friend.line_user_id, Friend.updated_at)).all())
-    assert set(friends) == {alice.id, bob.id}  # Bob only from his own 1:1 button press
-    assert friends[alice.id] == runtime.clock.now()
+    assert friends() == {**known, carol.id: runtime.clock.now() - timedelta(minutes=1), bob.id: runtime.clock.now()}
+    dave = world.person("Dave")
+    handle_raw(runtime, world.line.unsend(dave.id, dave.id, "1"), key="K13")
+    assert dave.id not in friends()  # 1:1, but neither a message nor a press
 
 
 def test_each_handled_event_is_recorded_by_its_id_with_type_chat_times_and_outcome(world, runtime, net, caplog):
@@ -429,7 +443,7 @@ def test_each_handled_event_is_recorded_by_its_id_with_type_chat_times_and_outco
     assert world.post(encode_body(world.line.payload(event))).status_code == 200  # LINE sends it again
     with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
         assert not world.deliver()
-    assert f"event {event['webhookEventId']}: already handled (redelivery=True)" in caplog.text
+    assert ("INFO", f"event {event['webhookEventId']}: already handled (redelivery=True)") in inbox_lines(caplog)
 
 
 # --- one round: how much it takes, and when handled events leave the inbox ----------------------
@@ -667,3 +681,58 @@ def test_handled_events_that_cannot_be_removed_during_an_outage_wait_for_the_nex
     with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"):
         inbox._forget_quietly()
     assert ("WARNING", "inbox: cannot remove handled events yet (OperationalError)") in inbox_lines(caplog)
+
+
+def test_a_payload_that_is_not_sealed_is_reported_unreadable(runtime, caplog):
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.inbox"), runtime.sessions.begin() as session:
+        outcome = runtime.inbox.handle(session, "K14", b"plain bytes", took(runtime))
+    assert outcome == EventOutcome.UNREADABLE
+    why = "event K14: cannot open its sealed payload (not a sealed payload); not handled"
+    assert inbox_lines(caplog) == [("ERROR", why)]
+
+
+def test_lone_surrogates_anywhere_in_an_event_become_replacement_characters():
+    from bot.pipeline.inbox import clean
+
+    raw = {"text\ud800": ["a\udfffb", {"k": "\ud83d"}, 7, None], "n": 1.5}
+    assert clean(raw) == {"text\ufffd": ["a\ufffdb", {"k": "\ufffd"}, 7, None], "n": 1.5}
+
+
+def test_only_a_failed_message_or_button_press_gets_an_apology(world, runtime, net, monkeypatch):
+    group, alice = net
+
+    def bug(registry, ctx):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("bot.pipeline.inbox.dispatch", bug)
+    press = world.line.postback(group.id, alice.id, compose.postback_data("help", t="post"))
+    outcome, queued = handle_raw(runtime, press, key="K15")
+    assert outcome == EventOutcome.FAILED and [(c, t) for c, t, _ in queued] == [(group.id, messages.SORRY_FAILED)]
+    outcome, queued = handle_raw(runtime, world.line.member_joined(group.id, [alice.id]), key="K16")
+    assert (outcome, queued) == (EventOutcome.FAILED, [])  # nobody asked anything: no apology pushed to the group
+
+
+def test_each_line_logged_while_an_event_is_handled_carries_its_id(world, runtime, net, caplog):
+    from bot import logs
+
+    group, alice = net
+    caplog.handler.addFilter(logs.EventFields())
+    with caplog.at_level(logging.DEBUG, logger="bot.pipeline.inbox"):
+        outcome, _ = handle_raw(runtime, text_event(world, group, alice, "ヘルプ"), key="K17")
+    assert outcome == EventOutcome.HANDLED
+    ours = [r for r in caplog.records if r.name == "bot.pipeline.inbox"]
+    lines = [(r.levelname, r.getMessage(), getattr(r, "event_id", None)) for r in ours]
+    assert lines == [("DEBUG", "event K17: handled", "K17")]  # and no "no handler": the command took it
+
+
+def test_a_reply_token_ages_from_when_the_door_took_the_event(world, runtime, net):
+    group, alice = net
+    took_at = runtime.clock.now()
+    with runtime.sessions() as session:
+        before = session.scalar(select(func.max(OutboxMessage.id)))
+    world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, "ヘルプ"))))
+    runtime.clock.advance(timedelta(seconds=20))  # the worker was busy for twenty seconds
+    assert runtime.inbox.run_once() == 1
+    with runtime.sessions() as session:
+        new = select(OutboxMessage.reply_deadline).where(OutboxMessage.id > before, OutboxMessage.chat_id == group.id)
+        assert list(session.scalars(new)) == [took_at + REPLY_TOKEN_LIFETIME]
