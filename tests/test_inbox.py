@@ -736,3 +736,23 @@ def test_a_reply_token_ages_from_when_the_door_took_the_event(world, runtime, ne
     with runtime.sessions() as session:
         new = select(OutboxMessage.reply_deadline).where(OutboxMessage.id > before, OutboxMessage.chat_id == group.id)
         assert list(session.scalars(new)) == [took_at + REPLY_TOKEN_LIFETIME]
+
+
+def test_a_sticker_is_not_taken_for_a_typed_answer(world, runtime, net):
+    group, alice = net
+    bob = world.person("Bob")
+    group.add(bob)
+    bob.says(group, "団体登録 地域包括支援センター フォーマル")
+    card = alice.says(group, "困りごと 通院の付き添いを探しています")
+    bob.presses(group, card.button("伝手あり"))
+
+    # Only a text message is offered to the commands and to a pending answer.
+    sticker = world.line.text(group.id, bob.id, "")
+    del sticker["message"]["text"]
+    sticker["message"].update(type="sticker", packageId="446", stickerId="1988", stickerResourceType="STATIC")
+    assert not world.send(sticker)
+    with runtime.sessions() as session:
+        assert session.get(WebhookEvent, sticker["webhookEventId"]).outcome == EventOutcome.HANDLED
+
+    answered = bob.says(group, "社協の移送サービスが使えるかもしれません")
+    assert "伝手が届きました：社協の移送サービスが使えるかもしれません" in answered.text
