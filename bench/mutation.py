@@ -24,7 +24,7 @@ MODULES = {
     "inbox": ("bot/pipeline/inbox.py", ["tests/test_inbox.py", "tests/test_webhook.py"]),
     "outbox": ("bot/pipeline/outbox.py", ["tests/test_sender.py"]),
     "sender": ("bot/pipeline/sender.py", ["tests/test_sender.py"]),
-    "delivery_state": ("bot/pipeline/delivery_state.py", ["tests/test_sender.py"]),
+    "delivery_state": ("bot/pipeline/delivery_state.py", ["tests/test_delivery_state.py"]),
     "privacy": ("models/privacy.py", ["tests/test_privacy.py"]),
     "outcomes": ("models/casework.py", ["tests/test_threads.py", "tests/test_case_log_events.py"]),
 }
