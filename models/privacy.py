@@ -321,6 +321,8 @@ _HIRA_STOP = frozenset(
     おとしより としより ごふうふ せんせい かんごし へるぱー けあまね おおや ほんにん ごほんにん
     """.split()
 )
+# Stop words after which the kanji before the particle is not someone's family name.
+_NOT_KIN = frozenset({"たく"})
 _PARTICLES = "のがはをにへとでやも"
 _NEVER_INITIAL = "がをにへで"  # particles no given name starts with
 _NEVER_FINAL = "をはがへでにもや"  # a 3+ kana run ending so is a phrase (みんなで, ごはんを)
@@ -453,7 +455,9 @@ def _hiragana_name(norm: str, start: int, end: int) -> Span | None:
     if kanji.endswith(_ORG_SUFFIXES):
         return None
     if run[0] in _PARTICLES and run[1:] in _HIRA_STOP:  # 山田のおばあさん: only 山田 is a name
-        return (kanji_start + _stop_prefix(kanji), start) if kanji and not _is_stop(kanji) else None
+        # ...but たくさん is "many": 社会資源をたくさん names no one.
+        about_someone = kanji and not _is_stop(kanji) and run[1:] not in _NOT_KIN
+        return (kanji_start + _stop_prefix(kanji), start) if about_someone else None
     if (bounded or _is_stop(kanji) or run[0] in _NEVER_INITIAL) and run[0] in _PARTICLES and len(run) >= 3:
         start, run, kanji = start + 1, run[1:], ""
     if run in _HIRA_STOP or (len(run) >= 3 and run[-1] in _NEVER_FINAL):
