@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 MODULES = {
     "webhook": ("bot/pipeline/webhook.py", ["tests/test_webhook.py", "tests/test_inbox_writer.py"]),
     "inbox": ("bot/pipeline/inbox.py", ["tests/test_inbox.py", "tests/test_webhook.py"]),
-    "outbox": ("bot/pipeline/outbox.py", ["tests/test_sender.py"]),
-    "sender": ("bot/pipeline/sender.py", ["tests/test_sender.py"]),
+    "outbox": ("bot/pipeline/outbox.py", ["tests/test_outbox_queue.py"]),
+    "sender": ("bot/pipeline/sender.py", ["tests/test_sender_decisions.py"]),
     "delivery_state": ("bot/pipeline/delivery_state.py", ["tests/test_delivery_state.py"]),
     "privacy": ("models/privacy.py", ["tests/test_privacy.py"]),
     "outcomes": ("models/casework.py", ["tests/test_threads.py", "tests/test_case_log_events.py"]),

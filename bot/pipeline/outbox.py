@@ -127,9 +127,11 @@ def _notify_at_commit(session: Session) -> None:
         session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
 
 
-@event.listens_for(Session, "after_rollback")
-def _nothing_to_notify(session: Session) -> None:
-    if not session.in_transaction():  # the whole transaction, not a savepoint: nothing was queued
+@event.listens_for(Session, "after_soft_rollback")
+def _nothing_to_notify(session: Session, previous_transaction: Any) -> None:
+    # The whole transaction, not a savepoint: nothing it queued remains. (``after_rollback`` runs
+    # while the transaction is still current, so it cannot tell the two apart.)
+    if previous_transaction.parent is None:
         session.info.pop(NOTIFY_AT_COMMIT, None)
 
 
