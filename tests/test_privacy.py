@@ -253,6 +253,7 @@ NAME_CASES: list[tuple[str, str]] = [
     ("きのうのおばあさんが来た", "きのうのおばあさんが来た"),  # おばあさん is grandma, きのう yesterday
     ("山田のおくさんから電話", "［氏名］のおくさんから電話"),  # Yamada's wife: only Yamada is a name
     ("地域に眠っている社会資源をたくさん発掘できる", "地域に眠っている社会資源をたくさん発掘できる"),  # "many"
+    ("あのひろとくんが来た", "［氏名］くんが来た"),  # と ends the name here: not a particle to cut at
 ]
 
 
