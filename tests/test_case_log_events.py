@@ -63,6 +63,11 @@ def last_event(session, thread) -> ThreadEvent:
     return events(session, thread)[-1]
 
 
+def who_when(event: ThreadEvent) -> tuple:
+    """What happened, when, who did it, for which organization, through which door."""
+    return (event.kind, event.at, event.actor_id, event.organization_id, event.via)
+
+
 def test_posting_numbers_threads_in_turn_and_records_category_area_and_other_fields(session, net):
     poster = net.members["西自治会"]
     first, _ = post_thread(session, net.network, poster, "見守りの相談", POSTED, category="孤立", area="西部")
@@ -75,7 +80,7 @@ def test_posting_numbers_threads_in_turn_and_records_category_area_and_other_fie
     assert second.summary == "［氏名］さん（［電話番号］）の件" and masked.kinds == ("name", "phone")
     assert second.masked_kinds == ["name", "phone"] and second.posted_at == LATER
     event = last_event(session, first)
-    assert (event.kind, event.at, event.actor_id, event.organization_id, event.via) == (
+    assert who_when(event) == (
         EventKind.POSTED,
         POSTED,
         poster.id,
@@ -109,7 +114,7 @@ def test_a_referral_records_where_to_what_kind_and_what_it_was_before(session, n
     )
     assert (thread.referred_to, thread.end_reason) == ("子ども食堂", None)
     event = last_event(session, thread)
-    assert (event.kind, event.at, event.actor_id, event.organization_id, event.via) == (
+    assert who_when(event) == (
         EventKind.OUTCOME,
         LATER,
         coordinator.id,

@@ -145,6 +145,22 @@ def spend(sessions, counted: int, now) -> None:
         )
 
 
+def told_already(sessions, now, network_id: int) -> str:
+    """The 80 % notice for this network is queued already (by an earlier round or another sender): its key."""
+    key = f"budget:2026-11:80:{network_id}"
+    queue(
+        sessions,
+        GROUP,
+        "先に",
+        now=now,
+        dedupe_key=key,
+        hold_until=now + timedelta(days=1),
+        kind=Kind.BUDGET_NOTICE,
+        network_id=network_id,
+    )
+    return key
+
+
 def held_notices(sessions) -> list[tuple]:
     with sessions() as session:
         rows = session.scalars(
@@ -823,17 +839,7 @@ def test_a_push_that_crosses_80_percent_holds_the_notices(sessions, now, network
 
 
 def test_a_network_already_told_is_skipped_and_the_others_are_told(sessions, now, networks):
-    key = f"budget:2026-11:80:{networks[0]}"
-    queue(
-        sessions,
-        GROUP,
-        "先に",
-        now=now,
-        dedupe_key=key,
-        hold_until=now + timedelta(days=1),
-        kind=Kind.BUDGET_NOTICE,
-        network_id=networks[0],
-    )
+    told_already(sessions, now, networks[0])
     spend(sessions, 160, now)
     tell(sessions, now)
     assert sorted(n[2] for n in held_notices(sessions)) == [f"budget:2026-11:80:{n}" for n in networks]
@@ -841,17 +847,7 @@ def test_a_network_already_told_is_skipped_and_the_others_are_told(sessions, now
 
 
 def test_a_notice_another_sender_queues_at_the_same_moment_is_queued_once(sessions, now, networks, monkeypatch, said):
-    key = f"budget:2026-11:80:{networks[0]}"
-    queue(
-        sessions,
-        GROUP,
-        "先に",
-        now=now,
-        dedupe_key=key,
-        hold_until=now + timedelta(days=1),
-        kind=Kind.BUDGET_NOTICE,
-        network_id=networks[0],
-    )
+    key = told_already(sessions, now, networks[0])
     # The other sender's row was not there yet when this one looked: the unique key decides.
     monkeypatch.setattr(outbox, "already_queued", lambda session, dedupe_key: False)
     spend(sessions, 160, now)

@@ -93,6 +93,12 @@ def test_a_redelivery_arriving_before_the_first_was_handled_is_recorded_once(wor
     assert waiting(runtime) == []
 
 
+def same_parts(runtime, cls: type[InboxProcessor]) -> InboxProcessor:
+    """A processor of another kind (a test's subclass) over the runtime's database, inbox and handlers."""
+    inbox = runtime.inbox
+    return cls(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now, settings=inbox.settings)
+
+
 class DiesBeforeCommit(InboxProcessor):
     """The worker is killed after handling an event, before its transaction commits."""
 
@@ -104,10 +110,7 @@ class DiesBeforeCommit(InboxProcessor):
 def test_a_worker_killed_mid_handling_leaves_the_event_waiting_and_it_is_handled_once(world, runtime, net):
     group, alice = net
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
-    inbox = runtime.inbox
-    doomed = DiesBeforeCommit(
-        inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now, settings=inbox.settings
-    )
+    doomed = same_parts(runtime, DiesBeforeCommit)
 
     with pytest.raises(KeyboardInterrupt):
         doomed.run_once()
@@ -236,8 +239,7 @@ class DiesBeforeForgetting(InboxProcessor):
 def test_a_worker_killed_after_handling_but_before_emptying_the_inbox_does_not_handle_twice(world, runtime, net):
     group, alice = net
     world.post(encode_body(world.line.payload(world.line.text(group.id, alice.id, POST))))
-    inbox = runtime.inbox
-    doomed = DiesBeforeForgetting(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now)
+    doomed = same_parts(runtime, DiesBeforeForgetting)
     assert doomed.run_once() == 1
     with pytest.raises(KeyboardInterrupt):
         doomed.forget_handled()
@@ -521,6 +523,16 @@ class SteppedTime:
         return self.now
 
 
+@pytest.fixture
+def stepped(monkeypatch) -> SteppedTime:
+    """The stepped clock, as the inbox module's ``time``."""
+    import bot.pipeline.inbox as inbox_module
+
+    clock = SteppedTime()
+    monkeypatch.setattr(inbox_module, "time", clock)
+    return clock
+
+
 class TakesTime(InboxProcessor):
     step = 0.0
     stepped: SteppedTime
@@ -535,15 +547,10 @@ class TakesTime(InboxProcessor):
 BUDGET_OF_A_ROUND = {"sqlite": 0.02, "postgresql": 0.1}
 
 
-def test_a_round_stops_taking_events_once_its_time_budget_is_spent(world, runtime, net, monkeypatch):
-    import bot.pipeline.inbox as inbox_module
-
+def test_a_round_stops_taking_events_once_its_time_budget_is_spent(world, runtime, net, stepped):
     group, alice = net
     post_texts(world, group, alice, 6)
-    stepped = SteppedTime()
-    monkeypatch.setattr(inbox_module, "time", stepped)
-    inbox = runtime.inbox
-    slow = TakesTime(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now, settings=inbox.settings)
+    slow = same_parts(runtime, TakesTime)
     slow.stepped, slow.forget_every = stepped, 3600.0
     slow.step = BUDGET_OF_A_ROUND[runtime.engine.dialect.name] / 2  # each event takes half the budget
 
@@ -556,13 +563,9 @@ def test_a_round_stops_taking_events_once_its_time_budget_is_spent(world, runtim
 
 
 @pytest.mark.skipif(USING_POSTGRES, reason="on PostgreSQL the inbox is emptied in the handling transaction")
-def test_handled_events_leave_an_inbox_of_its_own_once_forget_every_has_passed(world, runtime, net, monkeypatch):
-    import bot.pipeline.inbox as inbox_module
-
+def test_handled_events_leave_an_inbox_of_its_own_once_forget_every_has_passed(world, runtime, net, stepped):
     group, alice = net
     post_texts(world, group, alice, 3)
-    stepped = SteppedTime()
-    monkeypatch.setattr(inbox_module, "time", stepped)
     inbox = runtime.inbox
     inbox.batch, inbox._forgotten_at = 1, 0.0
 
@@ -630,8 +633,7 @@ class ScriptedRounds(InboxProcessor):
 
 
 def scripted(runtime, script: list) -> tuple[ScriptedRounds, RecordedStop, RecordedWakeup]:
-    inbox = runtime.inbox
-    rounds = ScriptedRounds(inbox.sessions, inbox.inbox, inbox.registry, inbox.sealer, inbox.now)
+    rounds = same_parts(runtime, ScriptedRounds)
     rounds.script, rounds.stop = list(script), RecordedStop()
     beats: list[int] = []
     rounds.on_round = lambda: beats.append(rounds.rounds)

@@ -83,6 +83,12 @@ def queue_row(sessions, clock, chat_id: str, *bodies: str, messages: list | None
     return row_id
 
 
+def queue_late_reply_to_carol(sessions, clock, group: str, body: str) -> int:
+    """Another member's answer in the same group whose token ran out two minutes ago, never tried."""
+    late = {"reply_token": "e" * 32, "token_issued_at": clock.now() - timedelta(minutes=2)}
+    return queue_row(sessions, clock, group, body, lane=f"{group}/{CAROL}", **late)
+
+
 def stored(sessions, row_id: int) -> OutboxMessage:
     with sessions() as session:
         found = session.get(OutboxMessage, row_id)
@@ -362,15 +368,7 @@ def test_an_invalid_token_on_a_first_try_is_pushed_with_the_chats_other_late_rep
     refused = queue_row(
         sessions, clock, group, "一つ目", reply_token="f" * 32, token_issued_at=clock.now(), lane=f"{group}/{ALICE}"
     )
-    late = queue_row(
-        sessions,
-        clock,
-        group,
-        "二つ目",
-        reply_token="e" * 32,
-        token_issued_at=clock.now() - timedelta(minutes=2),
-        lane=f"{group}/{CAROL}",
-    )
+    late = queue_late_reply_to_carol(sessions, clock, group, "二つ目")
     [row] = sender.claim(1)
     assert row.id == refused
 
@@ -478,15 +476,7 @@ def test_a_late_notice_whose_reply_may_have_arrived_is_pushed_on_its_own(
     sender, sessions, clock, platform, group, caplog
 ):
     row_id = late_after_a_lost_attempt(sender, sessions, clock, group, "お知らせ", kind=Kind.NOTICE)
-    other = queue_row(
-        sessions,
-        clock,
-        group,
-        "別の遅れた返信",
-        reply_token="e" * 32,
-        token_issued_at=clock.now() - timedelta(minutes=2),
-        lane=f"{group}/{CAROL}",
-    )
+    other = queue_late_reply_to_carol(sessions, clock, group, "別の遅れた返信")
     [row] = sender.claim(1)
     assert row.id == row_id
 
